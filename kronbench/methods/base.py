@@ -1,0 +1,96 @@
+"""The interface every method implements, and the base of layers that can merge into their frozen weight."""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+import torch
+from peft.tuners.tuners_utils import BaseTunerLayer
+from torch import nn
+
+from kronbench.config import MethodConfig, ModelConfig
+from kronbench.inject import AttachReport, count_parameters, freeze_all, unfreeze_head
+
+
+class MergeableLayer(nn.Module):
+    """A wrapper around a frozen layer whose update can be folded into the layer's weight and taken out again."""
+
+    merged: bool = False
+
+    def delta_weight(self) -> torch.Tensor:  # (d_out, d_in)
+        raise NotImplementedError
+
+    def merge(self) -> None:
+        raise NotImplementedError
+
+    def unmerge(self) -> None:
+        raise NotImplementedError
+
+
+class Method:
+    """A fine-tuning method: attaches to a model, says what trains, and (if it can) merges for inference.
+
+    Subclasses implement :meth:`attach`. Flags read by the trainer:
+    `mergeable` (merged evaluation), `two_pass` (two forward passes + consistency loss per batch).
+    """
+
+    mergeable: ClassVar[bool] = False
+    freezes_backbone: ClassVar[bool] = True
+
+    def __init__(self, config: MethodConfig, model_cfg: ModelConfig) -> None:
+        self.config = config
+        self.model_cfg = model_cfg
+
+    # --- attaching ------------------------------------------------------------------------------------------
+    def target_patterns(self, default: list[str] | None = None) -> list[str]:
+        """The method's `target_modules`, or the model family's defaults for attention-weight methods."""
+        if self.config.target_modules is not None:
+            return list(self.config.target_modules)
+        return list(default if default is not None else self.model_cfg.attention_targets)
+
+    def attach(self, model: nn.Module) -> list[str]:
+        """Insert the method's modules; return the names of the modules it attached to."""
+        raise NotImplementedError
+
+    def apply(self, model: nn.Module) -> AttachReport:
+        """Freeze the backbone, attach, keep the head trainable, and report what trains."""
+        if self.freezes_backbone:
+            freeze_all(model)
+        targets = self.attach(model)
+        if self.config.train_head:
+            unfreeze_head(model, self.model_cfg.head_modules)
+        return count_parameters(model, self.model_cfg.head_modules, targets)
+
+    # --- training hooks -------------------------------------------------------------------------------------
+    @property
+    def two_pass(self) -> bool:
+        """True when each batch goes through the model twice with a consistency loss (MAdaKron, AdaMix)."""
+        return False
+
+    @property
+    def consistency_weight(self) -> float:
+        return 0.0
+
+    def extra_loss(self, model: nn.Module) -> torch.Tensor | None:
+        """Auxiliary loss added after each forward pass (e.g. MoE load balancing); None when there is none."""
+        return None
+
+    def on_optimizer_step(self, model: nn.Module, global_step: int) -> None:
+        """Called after each optimizer step (e.g. AdaLoRA's rank allocation)."""
+
+    # --- merging --------------------------------------------------------------------------------------------
+    @staticmethod
+    def mergeable_layers(model: nn.Module) -> list[nn.Module]:
+        return [m for m in model.modules() if isinstance(m, (MergeableLayer, BaseTunerLayer))]
+
+    def merge(self, model: nn.Module) -> None:
+        if not self.mergeable:
+            raise ValueError(f"method {self.config.name!r} cannot be merged into the base weights")
+        for layer in self.mergeable_layers(model):
+            if not layer.merged:
+                layer.merge()
+
+    def unmerge(self, model: nn.Module) -> None:
+        for layer in self.mergeable_layers(model):
+            if layer.merged:
+                layer.unmerge()

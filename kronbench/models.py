@@ -1,0 +1,99 @@
+"""Load a backbone with the head its task needs, and its tokenizer, from the hub, a local folder or a package.
+
+Per-family facts (target modules, FFN/attention sites, head names) live in `conf/model/*.yaml`, not here.
+Weights are always loaded in the configured dtype (`model.dtype`), whatever dtype the checkpoint stores.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+
+import torch
+from transformers import (
+    AutoConfig,
+    AutoModelForSequenceClassification,
+    AutoTokenizer,
+    PretrainedConfig,
+    PreTrainedModel,
+    PreTrainedTokenizerBase,
+)
+
+from kronbench.config import ModelConfig, TaskConfig
+
+# transformers' model_type for each family (used for randomly initialised models with no config file at hand)
+FAMILY_MODEL_TYPE = {"bert": "bert", "roberta": "roberta", "deberta": "deberta-v2", "t5": "t5", "gpt2": "gpt2"}
+
+# the AutoModel class per task type; task modules register more (span extraction, generation, ...)
+TASK_HEADS: dict[str, type] = {
+    "classification": AutoModelForSequenceClassification,
+    "regression": AutoModelForSequenceClassification,
+}
+
+
+def package_path(spec: str) -> Path:
+    """Resolve `"python_package:subdir"` to a directory inside an installed package."""
+    package, _, subdir = spec.partition(":")
+    found = importlib.util.find_spec(package)
+    if found is None or not found.submodule_search_locations:
+        raise FileNotFoundError(f"model package {package!r} is not installed (pip install {package.replace('_', '-')})")
+    return Path(next(iter(found.submodule_search_locations))) / subdir
+
+
+def weights_source(cfg: ModelConfig) -> str:
+    """Where the weights come from: `model.path`, else `model.package` if installed, else the hub id."""
+    if cfg.path:
+        path = Path(cfg.path).expanduser()
+        if not (path / "config.json").exists():
+            raise FileNotFoundError(f"model.path={cfg.path!r}: no config.json in {path.resolve()}")
+        return str(path)
+    if cfg.package:
+        try:
+            return str(package_path(cfg.package))
+        except FileNotFoundError:
+            pass  # fall back to the hub id
+    return cfg.pretrained
+
+
+def load_config(cfg: ModelConfig, task: TaskConfig) -> PretrainedConfig:
+    """The HF config with task-head fields and `config_overrides` applied."""
+    kwargs = dict(cfg.config_overrides)
+    if task.type in ("classification", "regression"):
+        kwargs["num_labels"] = task.num_labels
+        if task.type == "regression":
+            kwargs["problem_type"] = "regression"
+    if cfg.init == "random" and not cfg.path and cfg.package is None:
+        try:
+            base = AutoConfig.from_pretrained(cfg.pretrained)
+        except OSError:  # offline: the family's default config, sized by the overrides
+            base = AutoConfig.for_model(FAMILY_MODEL_TYPE[cfg.family])
+    else:
+        base = AutoConfig.from_pretrained(weights_source(cfg))
+    for key, value in kwargs.items():
+        setattr(base, key, value)
+    return base
+
+
+def load_tokenizer(cfg: ModelConfig) -> PreTrainedTokenizerBase:
+    source = cfg.tokenizer or weights_source(cfg)
+    tokenizer = AutoTokenizer.from_pretrained(source)
+    if tokenizer.pad_token is None:  # GPT-2 has none: pad with EOS (masked out by the attention mask)
+        tokenizer.pad_token = tokenizer.eos_token
+    return tokenizer
+
+
+def load_model(cfg: ModelConfig, task: TaskConfig) -> tuple[PreTrainedModel, PreTrainedTokenizerBase]:
+    """The backbone with its task head, in `cfg.dtype`, and its tokenizer."""
+    if task.type not in TASK_HEADS:
+        raise ValueError(f"task type {task.type!r} has no model head yet; known: {sorted(TASK_HEADS)}")
+    auto_cls = TASK_HEADS[task.type]
+    dtype = getattr(torch, cfg.dtype)
+    config = load_config(cfg, task)
+    tokenizer = load_tokenizer(cfg)
+    if config.pad_token_id is None:
+        config.pad_token_id = tokenizer.pad_token_id
+    if cfg.init == "random":
+        model = auto_cls.from_config(config, dtype=dtype)
+    else:
+        model = auto_cls.from_pretrained(weights_source(cfg), config=config, dtype=dtype)
+    return model, tokenizer

@@ -1,0 +1,112 @@
+"""The run record: one JSON file per run, written atomically, the input of `make tables`.
+
+Path: `<output_dir>/<task>/<model>/<method>/<variant>/seed<seed>.json`. A run whose successful record exists is
+skipped unless `force=true`. A crashed run writes a `failed` record — beside a successful one, never over it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import platform
+import subprocess
+import tempfile
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+import torch
+
+SCHEMA_VERSION = 1
+PACKAGES = ("torch", "transformers", "datasets", "accelerate", "peft", "hydra-core", "omegaconf", "kronbench")
+
+
+def config_hash(config: dict[str, Any]) -> str:
+    """Stable short hash of the parts of a run config that change its result (not seed or paths)."""
+    keep = {k: config[k] for k in ("model", "method", "task", "train") if k in config}
+    keep["method"] = {k: v for k, v in keep.get("method", {}).items() if k != "variant"}
+    return hashlib.sha1(json.dumps(keep, sort_keys=True, default=str).encode()).hexdigest()[:8]
+
+
+def variant_name(config: dict[str, Any], tag: str) -> str:
+    """The method's explicit `variant`, else its tag plus a config hash (runs that differ never collide)."""
+    explicit = config.get("method", {}).get("variant")
+    return explicit or f"{tag}-{config_hash(config)}"
+
+
+def record_path(output_dir: str | Path, task: str, model: str, method: str, variant: str, seed: int) -> Path:
+    return Path(output_dir) / task / model / method / variant / f"seed{seed}.json"
+
+
+def failed_path(path: Path) -> Path:
+    return path.with_name(path.stem + ".failed.json")
+
+
+def load_record(path: Path) -> dict[str, Any] | None:
+    try:
+        return json.loads(path.read_text())
+    except (FileNotFoundError, json.JSONDecodeError):
+        return None
+
+
+def is_complete(path: Path) -> bool:
+    record = load_record(path)
+    return bool(record and record.get("status") == "completed")
+
+
+def write_json_atomic(path: Path, data: dict[str, Any]) -> None:
+    """Write to a temporary file in the same folder, fsync, then rename: readers never see half a file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w") as fh:
+            json.dump(data, fh, indent=2, sort_keys=False, default=str)
+            fh.write("\n")
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def write_record(path: Path, record: dict[str, Any]) -> Path:
+    """Write a record; a failed run never replaces a completed record (it goes to `seedN.failed.json`)."""
+    if record.get("status") != "completed" and is_complete(path):
+        path = failed_path(path)
+    write_json_atomic(path, record)
+    if record.get("status") == "completed":
+        failed_path(path).unlink(missing_ok=True)
+    return path
+
+
+def git_sha() -> str | None:
+    try:
+        root = Path(__file__).resolve().parent.parent
+        out = subprocess.run(["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True, timeout=5)
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=root, capture_output=True, text=True, timeout=5)
+        if out.returncode != 0:
+            return None
+        return out.stdout.strip() + ("-dirty" if dirty.stdout.strip() else "")
+    except (OSError, subprocess.SubprocessError):
+        return None
+
+
+def environment() -> dict[str, Any]:
+    versions = {}
+    for name in PACKAGES:
+        try:
+            versions[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            versions[name] = None
+    gpu = torch.cuda.get_device_name(0) if torch.cuda.is_available() else None
+    return {
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "packages": versions,
+        "device": "cuda" if gpu else "cpu",
+        "gpu": gpu,
+        "cuda": torch.version.cuda if gpu else None,
+        "git_sha": git_sha(),
+    }

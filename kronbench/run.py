@@ -1,0 +1,152 @@
+"""One run end to end: validated config → data → model + method → train/evaluate → one result record."""
+
+from __future__ import annotations
+
+import logging
+import time
+import traceback
+from pathlib import Path
+from typing import Any
+
+from accelerate import Accelerator
+from accelerate.utils import set_seed
+from omegaconf import DictConfig, OmegaConf
+
+from kronbench import methods as _methods  # noqa: F401  (registers methods)
+from kronbench.config import RunConfig
+from kronbench.models import load_model
+from kronbench.registry import get_method
+from kronbench.results import (
+    SCHEMA_VERSION,
+    environment,
+    is_complete,
+    load_record,
+    record_path,
+    variant_name,
+    write_record,
+)
+from kronbench.tasks import build_task
+from kronbench.tasks.data import load_raw_splits
+from kronbench.tasks.splits import apply_protocol
+from kronbench.train import EvalSplit, Trainer
+
+log = logging.getLogger("kronbench")
+
+
+def to_run_config(cfg: DictConfig) -> RunConfig:
+    """Instantiate the dataclasses (runs every `__post_init__` cross-field check)."""
+    run_cfg = OmegaConf.to_object(cfg)
+    if not isinstance(run_cfg, RunConfig):
+        raise TypeError(f"config root is {type(run_cfg).__name__}, expected RunConfig (is run_schema in defaults?)")
+    return run_cfg
+
+
+def truncate(ds, limit: int | None):
+    return ds if limit is None or limit >= len(ds) else ds.select(range(limit))
+
+
+def hydra_context() -> tuple[list[str], Path | None]:
+    """The command-line overrides and the Hydra run directory, when running under Hydra."""
+    try:
+        from hydra.core.hydra_config import HydraConfig
+
+        hc = HydraConfig.get()
+        return list(hc.overrides.task), Path(hc.runtime.output_dir)
+    except ValueError:  # not under @hydra.main (tests compose configs directly)
+        return [], None
+
+
+def run(cfg: DictConfig, run_dir: Path | None = None) -> dict[str, Any]:
+    """Execute one run (or skip it if its record is complete) and return its record."""
+    run_cfg = to_run_config(cfg)
+    overrides, hydra_dir = hydra_context()
+    run_dir = run_dir or hydra_dir
+    config = OmegaConf.to_container(cfg, resolve=True)
+    method_cls = get_method(run_cfg.method.name)
+    variant = variant_name(config, run_cfg.method.tag())
+    path = record_path(run_cfg.output_dir, run_cfg.task.name, run_cfg.model.name, run_cfg.method.name, variant, run_cfg.seed)
+
+    if run_cfg.dry_run:
+        state = "done" if is_complete(path) else "pending"
+        print(f"[{state}] {path}")
+        return {"status": state, "path": str(path)}
+    if is_complete(path) and not run_cfg.force:
+        log.info("skip: %s exists (force=true reruns it)", path)
+        return load_record(path)
+
+    accelerator = Accelerator(mixed_precision=run_cfg.train.mixed_precision, gradient_accumulation_steps=run_cfg.train.grad_accum)
+    record: dict[str, Any] = {
+        "schema_version": SCHEMA_VERSION,
+        "status": "running",
+        "task": run_cfg.task.name,
+        "task_version": run_cfg.task.version,
+        "model": run_cfg.model.name,
+        "method": run_cfg.method.name,
+        "variant": variant,
+        "seed": run_cfg.seed,
+        "config": config,
+        "overrides": overrides,
+        "env": environment(),
+        "started": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+    }
+    logger = None
+    t_start = time.perf_counter()
+    try:
+        raw, source = load_raw_splits(run_cfg.task, run_cfg.data_dir)
+        splits = apply_protocol(run_cfg.task, raw)
+        set_seed(run_cfg.seed)  # before the head and any adapter are created: runs are reproducible
+        model, tokenizer = load_model(run_cfg.model, run_cfg.task)
+        method = method_cls(run_cfg.method, run_cfg.model)
+        report = method.apply(model)
+        log.info("%s: %d targets, %d trainable / %d total parameters", run_cfg.method.name, len(report.targets), report.trainable, report.total)
+        record["params"] = report.as_dict()
+
+        task = build_task(run_cfg.task, tokenizer, run_cfg.model)
+        train_raw = truncate(splits.train, run_cfg.train.max_train_samples)
+        val_raw = truncate(splits.validation, run_cfg.train.max_eval_samples)
+        test_raw = truncate(splits.test, run_cfg.train.max_eval_samples) if splits.test is not None else None
+        with accelerator.main_process_first():
+            train_ds = task.preprocess(train_raw, "train")
+            validation = EvalSplit("validation", task.preprocess(val_raw, "validation"), val_raw)
+            report_split = EvalSplit("test", task.preprocess(test_raw, "test"), test_raw) if test_raw is not None else validation
+        record["data"] = {
+            "source": source,
+            "split_protocol": splits.protocol,
+            "raw_sizes": splits.sizes(),
+            "used_sizes": {"train": len(train_raw), "validation": len(val_raw), "test": len(test_raw) if test_raw is not None else None},
+            "reported_split": report_split.name,
+        }
+        if run_cfg.train.wandb and accelerator.is_main_process:
+            import wandb  # optional: only imported when asked for
+
+            logger = wandb.init(project=run_cfg.train.wandb_project, mode=run_cfg.train.wandb_mode, config=config, dir=str(run_dir or "."), name=f"{run_cfg.task.name}/{run_cfg.method.name}/{variant}/seed{run_cfg.seed}")
+
+        trainer = Trainer(model, method, task, run_cfg.train, run_cfg.task.main_metric, accelerator, run_dir, logger)
+        result = trainer.fit(train_ds, validation, report_split, run_cfg.seed)
+        record["metrics"] = {
+            "main_metric": run_cfg.task.main_metric,
+            "score": result.report["metrics"][run_cfg.task.main_metric],
+            "report": result.report,
+            "best": result.best,
+            "final": result.final,
+            "evals": result.evals,
+        }
+        record["timing"] = {**result.timing, "wall_seconds": round(time.perf_counter() - t_start, 3)}
+        record["memory"] = result.memory
+        record["checkpoint"] = result.checkpoint
+        record["status"] = "completed"
+    except Exception as err:
+        record["status"] = "failed"
+        record["error"] = {"type": type(err).__name__, "message": str(err), "traceback": traceback.format_exc()}
+        record["timing"] = {"wall_seconds": round(time.perf_counter() - t_start, 3)}
+        if accelerator.is_main_process:
+            written = write_record(path, record)
+            log.error("run failed; record written to %s", written)
+        raise
+    finally:
+        if logger is not None:
+            logger.finish()
+    if accelerator.is_main_process:
+        written = write_record(path, record)
+        log.info("%s = %.4f; record: %s", run_cfg.task.main_metric, record["metrics"]["score"], written)
+    return record

@@ -1,0 +1,54 @@
+"""Sentence and sentence-pair classification / regression with a classification head (GLUE, SuperGLUE)."""
+
+from __future__ import annotations
+
+import torch
+from accelerate import Accelerator
+from datasets import Dataset
+from torch import nn
+from torch.utils.data import DataLoader
+from transformers import DataCollatorWithPadding
+
+from kronbench.metrics import compute_classification_metrics
+from kronbench.tasks.base import Task, register_task_type
+
+
+@register_task_type("classification", "regression")
+class SequenceClassificationTask(Task):
+    """Encode `text_fields` (one or two) with the model's tokenizer; labels from `label_field`."""
+
+    def preprocess(self, ds: Dataset, split: str) -> Dataset:
+        fields = self.cfg.text_fields
+        missing = [f for f in [*fields, self.cfg.label_field] if f not in ds.column_names]
+        if missing:
+            raise ValueError(f"task {self.cfg.name!r} split {split!r}: columns {missing} not in {ds.column_names}")
+        is_regression = self.cfg.type == "regression"
+
+        def encode(batch: dict) -> dict:
+            texts = [batch[f] for f in fields]
+            enc = self.tokenizer(*texts, truncation=True, max_length=self.cfg.max_length)
+            labels = batch[self.cfg.label_field]
+            enc["labels"] = [float(x) for x in labels] if is_regression else [int(x) for x in labels]
+            return enc
+
+        return ds.map(encode, batched=True, remove_columns=ds.column_names, desc=f"tokenise {split}")
+
+    def collate(self, features: list[dict]) -> dict[str, torch.Tensor]:
+        if not hasattr(self, "_collator"):
+            self._collator = DataCollatorWithPadding(self.tokenizer)
+        return self._collator(features)
+
+    @torch.no_grad()
+    def evaluate(
+        self, model: nn.Module, ds: Dataset, raw: Dataset, loader: DataLoader, accelerator: Accelerator
+    ) -> dict[str, float]:
+        preds, refs = [], []
+        for batch in loader:
+            logits = model(**{k: v for k, v in batch.items() if k != "labels"}).logits
+            logits, labels = accelerator.gather_for_metrics((logits, batch["labels"]))
+            if self.cfg.type == "regression":
+                preds.extend(logits.squeeze(-1).float().cpu().tolist())
+            else:
+                preds.extend(logits.argmax(-1).cpu().tolist())
+            refs.extend(labels.cpu().tolist())
+        return compute_classification_metrics(self.cfg.metrics, preds, refs)

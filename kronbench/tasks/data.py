@@ -1,0 +1,52 @@
+"""Load a task's raw splits from a local JSON Lines folder or from the Hugging Face hub.
+
+Local layout (the hub datasets' column schema, see ../shared/README.md): `<data_dir>/<task.name>/<split>.jsonl`.
+The same preprocessing serves both sources because the columns are the same.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from datasets import Dataset, load_dataset
+
+from kronbench.config import TaskConfig
+
+
+def wanted_splits(cfg: TaskConfig) -> list[str]:
+    splits = [cfg.train_split, cfg.validation_split]
+    if cfg.test_split:
+        splits.append(cfg.test_split)
+    return splits
+
+
+def local_split_path(cfg: TaskConfig, data_dir: str | Path, split: str) -> Path:
+    return Path(data_dir).expanduser() / (cfg.local_dir or cfg.name) / f"{split}.jsonl"
+
+
+def load_raw_splits(cfg: TaskConfig, data_dir: str | None) -> tuple[dict[str, Dataset], str]:
+    """The task's splits by name, and a description of where they came from (for the run record)."""
+    if data_dir:
+        paths = {split: local_split_path(cfg, data_dir, split) for split in wanted_splits(cfg)}
+        missing = [str(p) for p in paths.values() if not p.exists()]
+        if missing:
+            raise FileNotFoundError(
+                f"task {cfg.name!r}: missing local data file(s) {missing} (data_dir={data_dir!r}); "
+                f"expected <data_dir>/{cfg.local_dir or cfg.name}/<split>.jsonl for splits {wanted_splits(cfg)}, "
+                f"or unset data_dir to load {cfg.hub_path!r} from the hub"
+            )
+        splits = {
+            split: load_dataset("json", data_files=str(path), split="train") for split, path in paths.items()
+        }
+        return splits, f"local:{Path(data_dir).expanduser().resolve() / (cfg.local_dir or cfg.name)}"
+    try:
+        loaded = load_dataset(cfg.hub_path, cfg.hub_config, revision=cfg.revision)
+    except Exception as err:  # offline, unknown dataset, ...: say where we looked and how to point elsewhere
+        raise FileNotFoundError(
+            f"task {cfg.name!r}: could not load {cfg.hub_path!r} (config {cfg.hub_config!r}) from the hub "
+            f"({type(err).__name__}: {err}); with no hub access set data_dir=<folder> holding "
+            f"<folder>/{cfg.name}/<split>.jsonl"
+        ) from err
+    splits = {split: loaded[split] for split in wanted_splits(cfg)}
+    source = f"hub:{cfg.hub_path}/{cfg.hub_config}@{cfg.revision or 'main'}"
+    return splits, source

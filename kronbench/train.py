@@ -1,0 +1,261 @@
+"""The one training loop: accelerate-based, the same code on CPU, one GPU, `accelerate launch` or `torchrun`.
+
+AdamW or Adafactor, linear warmup/decay, gradient accumulation, mixed precision, evaluation every epoch or every
+N steps, best-checkpoint selection on the task's main metric, and — for methods that ask for it — the two-pass
+step with a symmetric-KL consistency loss (MAdaKron, AdaMix), which lives here and nowhere else.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from accelerate import Accelerator
+from datasets import Dataset
+from torch import nn
+from torch.utils.data import DataLoader
+from tqdm.auto import tqdm
+from transformers import get_constant_schedule_with_warmup, get_linear_schedule_with_warmup
+from transformers.optimization import Adafactor
+
+from kronbench.config import TrainConfig
+from kronbench.methods.base import Method
+from kronbench.metrics import is_better
+from kronbench.tasks.base import Task
+
+
+@dataclass
+class EvalSplit:
+    """A preprocessed split with its raw rows (some tasks need them to score, e.g. SQuAD contexts)."""
+
+    name: str
+    data: Dataset
+    raw: Dataset
+
+
+@dataclass
+class TrainResult:
+    evals: list[dict[str, Any]] = field(default_factory=list)  # one entry per evaluation during training
+    best: dict[str, Any] = field(default_factory=dict)  # the evaluation with the best main metric
+    final: dict[str, Any] = field(default_factory=dict)  # last evaluation during training
+    report: dict[str, Any] = field(default_factory=dict)  # best checkpoint re-evaluated (merged if asked)
+    timing: dict[str, float] = field(default_factory=dict)
+    memory: dict[str, float | None] = field(default_factory=dict)
+    steps: int = 0
+    checkpoint: str | None = None
+
+
+def build_optimizer(params: list[nn.Parameter], cfg: TrainConfig) -> torch.optim.Optimizer:
+    if cfg.optimizer == "adafactor":
+        if cfg.adafactor_relative_step:  # Adafactor's own time-dependent lr (no lr, no warmup schedule needed)
+            return Adafactor(params, lr=None, relative_step=True, scale_parameter=True, warmup_init=True)
+        return Adafactor(params, lr=cfg.lr, relative_step=False, scale_parameter=False, weight_decay=cfg.weight_decay)
+    return torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
+
+
+def total_optimizer_steps(cfg: TrainConfig, batches_per_epoch: int) -> int:
+    if cfg.max_steps > 0:
+        return cfg.max_steps
+    return max(1, math.ceil(math.ceil(batches_per_epoch / cfg.grad_accum) * cfg.epochs))
+
+
+def consistency_loss(logits_a: torch.Tensor, logits_b: torch.Tensor, labels: torch.Tensor | None) -> torch.Tensor:
+    """Symmetric KL `KL(p_a‖p_b) + KL(p_b‖p_a)` between two passes' predictions (MSE for a 1-d regression head).
+
+    Token-level logits (generation) are averaged over positions whose label is not -100.
+    """
+    if logits_a.shape[-1] == 1:
+        return F.mse_loss(logits_a.float(), logits_b.float())
+    log_a = F.log_softmax(logits_a.float(), dim=-1)
+    log_b = F.log_softmax(logits_b.float(), dim=-1)
+    per_item = (log_a.exp() * (log_a - log_b)).sum(-1) + (log_b.exp() * (log_b - log_a)).sum(-1)
+    if per_item.dim() > 1 and labels is not None and labels.shape == per_item.shape:
+        mask = (labels != -100).float()
+        return (per_item * mask).sum() / mask.sum().clamp(min=1.0)
+    return per_item.mean()
+
+
+def training_loss(model: nn.Module, method: Method, batch: dict[str, torch.Tensor]) -> torch.Tensor:
+    """Loss of one batch: one pass, or two passes + consistency for methods with `two_pass`."""
+    out = model(**batch)
+    loss = out.loss
+    extra = method.extra_loss(model)
+    if method.two_pass:
+        out_b = model(**batch)  # independent random routing / dropout in the second pass
+        weight = method.consistency_weight
+        if weight > 0:
+            loss = loss + weight * consistency_loss(out.logits, out_b.logits, batch.get("labels"))
+        extra_b = method.extra_loss(model)
+        if extra_b is not None:
+            extra = extra_b if extra is None else extra + extra_b
+    return loss if extra is None else loss + extra
+
+
+def trainable_state(model: nn.Module) -> dict[str, torch.Tensor]:
+    return {n: p.detach().to("cpu", copy=True) for n, p in model.named_parameters() if p.requires_grad}
+
+
+def load_trainable_state(model: nn.Module, state: dict[str, torch.Tensor]) -> None:
+    params = dict(model.named_parameters())
+    with torch.no_grad():
+        for name, value in state.items():
+            params[name].copy_(value.to(params[name].device))
+
+
+def peak_memory_gb(device: torch.device) -> float | None:
+    if device.type == "cuda":
+        return torch.cuda.max_memory_allocated(device) / 2**30
+    return None
+
+
+class Trainer:
+    """Runs training and evaluation of a method-equipped model on a task."""
+
+    def __init__(
+        self,
+        model: nn.Module,
+        method: Method,
+        task: Task,
+        cfg: TrainConfig,
+        main_metric: str,
+        accelerator: Accelerator,
+        run_dir: Path | None = None,
+        logger: Any = None,
+    ) -> None:
+        self.method = method
+        self.task = task
+        self.cfg = cfg
+        self.main_metric = main_metric
+        self.accelerator = accelerator
+        self.run_dir = run_dir
+        self.logger = logger
+        self.model = model
+
+    def loader(self, ds: Dataset, batch_size: int, shuffle: bool, seed: int = 0) -> DataLoader:
+        generator = torch.Generator().manual_seed(seed)
+        return DataLoader(
+            ds,
+            batch_size=batch_size,
+            shuffle=shuffle,
+            collate_fn=self.task.collate,
+            num_workers=self.cfg.num_workers,
+            generator=generator if shuffle else None,
+        )
+
+    def evaluate(self, split: EvalSplit) -> dict[str, float]:
+        loader = self.accelerator.prepare(self.loader(split.data, self.cfg.eval_batch_size, shuffle=False))
+        self.model.eval()
+        metrics = self.task.evaluate(self.model, split.data, split.raw, loader, self.accelerator)
+        self.model.train()
+        return metrics
+
+    def fit(self, train: Dataset, validation: EvalSplit, report_split: EvalSplit, seed: int) -> TrainResult:
+        cfg, acc = self.cfg, self.accelerator
+        params = [p for p in self.model.parameters() if p.requires_grad]
+        if not params:
+            raise ValueError(f"method {self.method.config.name!r} left no trainable parameter")
+        train_loader = self.loader(train, cfg.batch_size, shuffle=True, seed=seed)
+        steps_per_epoch = max(1, math.ceil(len(train_loader) / cfg.grad_accum))
+        steps = total_optimizer_steps(cfg, len(train_loader))
+        warmup = cfg.warmup_steps or int(cfg.warmup_ratio * steps)
+        optimizer = build_optimizer(params, cfg)
+        if cfg.optimizer == "adafactor" and cfg.adafactor_relative_step:
+            scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda _: 1.0)
+        elif cfg.scheduler == "linear":
+            scheduler = get_linear_schedule_with_warmup(optimizer, warmup, steps)
+        else:
+            scheduler = get_constant_schedule_with_warmup(optimizer, warmup)
+        self.model, optimizer, train_loader, scheduler = acc.prepare(self.model, optimizer, train_loader, scheduler)
+        if acc.device.type == "cuda":
+            torch.cuda.reset_peak_memory_stats(acc.device)
+
+        result = TrainResult(steps=steps)
+        best_value: float | None = None
+        best_state: dict[str, torch.Tensor] | None = None
+        train_seconds = eval_seconds = 0.0
+        step, epoch, running, seen_samples = 0, 0, [], 0
+        bar = tqdm(total=steps, disable=not (cfg.progress_bar and acc.is_local_main_process), desc="train")
+        self.model.train()
+
+        def run_eval() -> None:
+            nonlocal best_value, best_state, eval_seconds
+            t0 = time.perf_counter()
+            metrics = self.evaluate(validation)
+            eval_seconds += time.perf_counter() - t0
+            value = metrics[self.main_metric]
+            entry = {"step": step, "epoch": round(step / steps_per_epoch, 4), "validation": metrics}
+            entry["train_loss"] = float(sum(running) / len(running)) if running else None
+            result.evals.append(entry)
+            if best_value is None or is_better(value, best_value, self.main_metric):
+                best_value, best_state = value, trainable_state(acc.unwrap_model(self.model))
+                result.best = entry
+            bar.set_postfix({"loss": entry["train_loss"], self.main_metric: round(value, 3)})
+            if self.logger is not None:
+                self.logger.log({f"eval/{k}": v for k, v in metrics.items()}, step=step)
+
+        while step < steps:
+            epoch += 1
+            t_epoch = time.perf_counter()
+            for batch in train_loader:
+                with acc.accumulate(self.model):
+                    loss = training_loss(self.model, self.method, batch)
+                    acc.backward(loss)
+                    if acc.sync_gradients and cfg.max_grad_norm > 0:
+                        acc.clip_grad_norm_(params, cfg.max_grad_norm)
+                    optimizer.step()
+                    scheduler.step()
+                    optimizer.zero_grad(set_to_none=True)
+                running.append(loss.detach().float().item())
+                seen_samples += batch["input_ids"].shape[0] * acc.num_processes
+                if not acc.sync_gradients:
+                    continue
+                step += 1
+                self.method.on_optimizer_step(acc.unwrap_model(self.model), step)
+                bar.update(1)
+                if step % cfg.log_every == 0:
+                    bar.set_postfix({"loss": round(sum(running[-cfg.log_every :]) / len(running[-cfg.log_every :]), 4)})
+                    if self.logger is not None:
+                        self.logger.log({"train/loss": running[-1], "train/lr": scheduler.get_last_lr()[0]}, step=step)
+                if cfg.eval_strategy == "steps" and step % cfg.eval_steps == 0:
+                    train_seconds += time.perf_counter() - t_epoch
+                    run_eval()
+                    t_epoch = time.perf_counter()
+                if step >= steps:
+                    break
+            train_seconds += time.perf_counter() - t_epoch
+            if cfg.eval_strategy == "epoch" or step >= steps:
+                if not result.evals or result.evals[-1]["step"] != step:
+                    run_eval()
+            running = []
+        bar.close()
+
+        result.final = result.evals[-1]
+        model = acc.unwrap_model(self.model)
+        if best_state is not None:
+            load_trainable_state(model, best_state)
+            if cfg.save_checkpoint and self.run_dir is not None and acc.is_main_process:
+                path = self.run_dir / "best_trainable.pt"
+                torch.save(best_state, path)
+                result.checkpoint = str(path)
+        merged = bool(cfg.merged_eval and self.method.mergeable)
+        t0 = time.perf_counter()
+        if merged:
+            self.method.merge(model)
+        result.report = {"split": report_split.name, "merged": merged, "metrics": self.evaluate(report_split)}
+        if merged:
+            self.method.unmerge(model)
+        eval_seconds += time.perf_counter() - t0
+        result.timing = {
+            "train_seconds": round(train_seconds, 3),
+            "eval_seconds": round(eval_seconds, 3),
+            "optimizer_steps": step,
+            "epochs_run": epoch,
+            "train_samples_per_second": round(seen_samples / max(train_seconds, 1e-9), 2),
+        }
+        result.memory = {"peak_gpu_gb": peak_memory_gb(acc.device)}
+        return result

@@ -1,0 +1,69 @@
+"""The Kronecker primitive against the explicit `torch.kron`, values and gradients, every contraction order."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from kronbench.methods.kron import check_factor_shape, kron_flops, kron_matvec, kron_weight
+
+SHAPES = [((2, 3), (4, 5)), ((32, 24), (12, 16)), ((2, 384), (3, 2)), ((192, 4), (2, 96)), ((1, 1), (7, 9)), ((6, 8), (1, 1))]
+
+
+@pytest.mark.parametrize(("a_shape", "b_shape"), SHAPES)
+@pytest.mark.parametrize("lead", [(), (5,), (3, 7)])
+def test_matvec_equals_explicit_kron(a_shape, b_shape, lead):
+    torch.manual_seed(0)
+    a = torch.randn(*a_shape, dtype=torch.float64)
+    b = torch.randn(*b_shape, dtype=torch.float64)
+    x = torch.randn(*lead, a_shape[1] * b_shape[1], dtype=torch.float64)
+    expected = x @ torch.kron(a, b).T
+    torch.testing.assert_close(kron_matvec(a, b, x), expected)
+
+
+def test_both_contraction_orders_are_exercised():
+    orders = {kron_flops(a, b)[0] <= kron_flops(a, b)[1] for a, b in SHAPES}
+    assert orders == {True, False}
+
+
+@pytest.mark.parametrize(("a_shape", "b_shape"), SHAPES[:4])
+def test_gradients_match_explicit_kron(a_shape, b_shape):
+    torch.manual_seed(1)
+    a = torch.randn(*a_shape, dtype=torch.float64, requires_grad=True)
+    b = torch.randn(*b_shape, dtype=torch.float64, requires_grad=True)
+    x = torch.randn(4, 3, a_shape[1] * b_shape[1], dtype=torch.float64, requires_grad=True)
+    grad_out = torch.randn(4, 3, a_shape[0] * b_shape[0], dtype=torch.float64)
+    ours = torch.autograd.grad((kron_matvec(a, b, x) * grad_out).sum(), (a, b, x))
+    ref = torch.autograd.grad(((x @ torch.kron(a, b).T) * grad_out).sum(), (a, b, x))
+    for g_ours, g_ref in zip(ours, ref, strict=True):
+        torch.testing.assert_close(g_ours, g_ref)
+
+
+@pytest.mark.parametrize(("dtype", "tol"), [(torch.float32, 1e-4), (torch.bfloat16, 5e-2)])
+def test_low_precision_dtypes(dtype, tol):
+    torch.manual_seed(2)
+    a, b = torch.randn(8, 6), torch.randn(4, 5)
+    x = torch.randn(10, 30)
+    expected = x @ torch.kron(a, b).T
+    got = kron_matvec(a.to(dtype), b.to(dtype), x.to(dtype)).float()
+    assert got.dtype == torch.float32
+    torch.testing.assert_close(got, expected, rtol=tol, atol=tol * expected.abs().max().item())
+
+
+def test_kron_weight_is_torch_kron():
+    a, b = torch.randn(3, 2), torch.randn(2, 5)
+    torch.testing.assert_close(kron_weight(a, b), torch.kron(a, b))
+
+
+def test_wrong_width_is_rejected():
+    with pytest.raises(ValueError, match="input width 7"):
+        kron_matvec(torch.randn(2, 2), torch.randn(3, 3), torch.randn(4, 7))
+
+
+def test_non_dividing_factor_shape_names_layer_and_valid_shapes():
+    with pytest.raises(ValueError) as err:
+        check_factor_shape((5, 7), 384, 384, "bert.encoder.layer.0.attention.self.query")
+    message = str(err.value)
+    assert "bert.encoder.layer.0.attention.self.query" in message
+    assert "(5, 7)" in message and "d_out=384" in message and "Valid shapes include" in message
+    assert check_factor_shape((32, 24), 384, 384, "q") == (12, 16)
