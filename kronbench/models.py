@@ -24,6 +24,8 @@ from kronbench.config import ModelConfig, TaskConfig
 # transformers' model_type for each family (used for randomly initialised models with no config file at hand)
 FAMILY_MODEL_TYPE = {"bert": "bert", "roberta": "roberta", "deberta": "deberta-v2", "t5": "t5", "gpt2": "gpt2"}
 
+GPT2_EOS = "<|endoftext|>"
+
 # the AutoModel class per task type; task modules register more (span extraction, generation, ...)
 TASK_HEADS: dict[str, type] = {
     "classification": AutoModelForSequenceClassification,
@@ -62,11 +64,9 @@ def load_config(cfg: ModelConfig, task: TaskConfig) -> PretrainedConfig:
         kwargs["num_labels"] = task.num_labels
         if task.type == "regression":
             kwargs["problem_type"] = "regression"
-    if cfg.init == "random" and not cfg.path and cfg.package is None:
-        try:
-            base = AutoConfig.from_pretrained(cfg.pretrained)
-        except OSError:  # offline: the family's default config, sized by the overrides
-            base = AutoConfig.for_model(FAMILY_MODEL_TYPE[cfg.family])
+    if cfg.init == "random" and not cfg.path:
+        # the family's default config sized by `config_overrides`: no download, works offline
+        base = AutoConfig.for_model(FAMILY_MODEL_TYPE[cfg.family])
     else:
         base = AutoConfig.from_pretrained(weights_source(cfg))
     for key, value in kwargs.items():
@@ -77,6 +77,8 @@ def load_config(cfg: ModelConfig, task: TaskConfig) -> PretrainedConfig:
 def load_tokenizer(cfg: ModelConfig) -> PreTrainedTokenizerBase:
     source = cfg.tokenizer or weights_source(cfg)
     tokenizer = AutoTokenizer.from_pretrained(source)
+    if tokenizer.eos_token is None and GPT2_EOS in tokenizer.get_vocab():  # a bare GPT-2 tokenizer.json
+        tokenizer.eos_token = tokenizer.bos_token = GPT2_EOS
     if tokenizer.pad_token is None:  # GPT-2 has none: pad with EOS (masked out by the attention mask)
         tokenizer.pad_token = tokenizer.eos_token
     return tokenizer

@@ -17,9 +17,7 @@ METHODS: dict[str, type[Method]] = {}
 METHOD_SCHEMAS: dict[str, type[MethodConfig]] = {}
 
 
-def schema_name(method_name: str) -> str:
-    """Name under which a method's schema sits in the `method` group (used in `conf/method/*.yaml`)."""
-    return f"{method_name}_schema"
+SCHEMA_GROUP = "method/schema"  # conf/method/<name>.yaml opens with `defaults: [schema/<name>@_here_, _self_]`
 
 
 def register_method(name: str, config: type[MethodConfig]) -> Callable[[M], M]:
@@ -30,7 +28,7 @@ def register_method(name: str, config: type[MethodConfig]) -> Callable[[M], M]:
             raise ValueError(f"method {name!r} is registered twice ({METHODS[name].__name__} and {cls.__name__})")
         METHODS[name] = cls
         METHOD_SCHEMAS[name] = config
-        ConfigStore.instance().store(group="method", name=schema_name(name), node=config)
+        ConfigStore.instance().store(group=SCHEMA_GROUP, name=name, node=config)
         return cls
 
     return wrap
