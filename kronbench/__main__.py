@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import hydra
 from omegaconf import DictConfig
 
 from kronbench import methods as _methods  # noqa: F401  (registers method schemas before composing)
+from kronbench.choices import check_group_choices
 from kronbench.config import register_schemas
 
 CONF_DIR = str(Path(__file__).resolve().parent.parent / "conf")
@@ -25,4 +27,8 @@ def main(cfg: DictConfig) -> float | None:
 
 
 if __name__ == "__main__":
+    try:
+        check_group_choices(sys.argv[1:])
+    except ValueError as err:
+        sys.exit(f"error: {err}")
     main()

@@ -8,19 +8,14 @@ import pytest
 from hydra.errors import ConfigCompositionException
 from omegaconf.errors import ConfigAttributeError, ConfigKeyError, ValidationError
 
+from kronbench.choices import available_options, check_group_choices
 from kronbench.config import RunConfig
 from kronbench.run import to_run_config
 from tests.conftest import CONF_DIR, compose_config
 
 
 def options(group: str) -> list[str]:
-    """Selectable options of a config group (files under conf/<group>/, nested ones as a/b; family/ excluded)."""
-    root = CONF_DIR / group
-    return sorted(
-        str(p.relative_to(root).with_suffix(""))
-        for p in root.rglob("*.yaml")
-        if not {"family", "schema"} & set(p.relative_to(root).parts)
-    )
+    return available_options(group, CONF_DIR)
 
 
 @pytest.mark.parametrize("model", options("model"))
@@ -71,8 +66,17 @@ def test_wrong_type_fails():
 
 @pytest.mark.parametrize(("group", "value"), [("method", "kronaa"), ("task", "glue/rtee"), ("model", "bert-huge")])
 def test_unknown_option_lists_valid_ones(group, value):
-    with pytest.raises(ConfigCompositionException, match=rf"(?s)Could not find '{group}/{value}'.*Available options"):
+    with pytest.raises(ConfigCompositionException, match=rf"Could not find '{group}/{value}'"):
         compose_config(f"{group}={value}")
+    with pytest.raises(ValueError, match=rf"unknown {group} '{value}'; available {group} options: \[.*'") as err:
+        check_group_choices([f"{group}={value}"])
+    assert {"method": "krona", "task": "glue/rte", "model": "minilm"}[group] in str(err.value)
+
+
+def test_choice_check_accepts_valid_sweeps_and_ignores_other_keys():
+    check_group_choices(["task=glue/rte,glue/mrpc", "method=krona", "seed=1", "method.factor_shape=[2,384]", "task=glob(*)"])
+    with pytest.raises(ValueError, match="glue/nope"):
+        check_group_choices(["task=glue/rte,glue/nope"])
 
 
 @pytest.mark.parametrize(
