@@ -124,3 +124,11 @@ def test_merged_and_unmerged_logits_are_equal(method):
     m.unmerge(model)
     torch.testing.assert_close(merged, unmerged, rtol=1e-5, atol=1e-5)
     assert not torch.allclose(unmerged, torch.zeros_like(unmerged))
+
+
+def test_wandb_offline_logging_writes_a_local_run(tmp_path, monkeypatch):
+    monkeypatch.setenv("WANDB_SILENT", "true")
+    cfg = compose_config("method=krona", f"output_dir={tmp_path / 'res'}", *TINY, *QUICK, "train.wandb=true", "train.wandb_mode=offline")
+    record = run(cfg, run_dir=tmp_path)
+    assert record["status"] == "completed"
+    assert list((tmp_path / "wandb").glob("offline-run-*")), "no offline W&B run directory was written"
