@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from accelerate import Accelerator
+from accelerate.state import AcceleratorState
 from accelerate.utils import set_seed
 from omegaconf import DictConfig, OmegaConf
 
@@ -74,6 +75,9 @@ def run(cfg: DictConfig, run_dir: Path | None = None) -> dict[str, Any]:
         log.info("skip: %s exists (force=true reruns it)", path)
         return load_record(path)
 
+    # multirun executes several runs in one process: forget the previous run's precision settings (the
+    # distributed PartialState is kept)
+    AcceleratorState._reset_state(reset_partial_state=False)
     accelerator = Accelerator(mixed_precision=run_cfg.train.mixed_precision, gradient_accumulation_steps=run_cfg.train.grad_accum)
     record: dict[str, Any] = {
         "schema_version": SCHEMA_VERSION,

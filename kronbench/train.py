@@ -164,13 +164,16 @@ class Trainer:
         steps = total_optimizer_steps(cfg, len(train_loader))
         warmup = cfg.warmup_steps or int(cfg.warmup_ratio * steps)
         optimizer = build_optimizer(params, cfg)
+        scheduler: torch.optim.lr_scheduler.LRScheduler | None
         if cfg.optimizer == "adafactor" and cfg.adafactor_relative_step:
-            scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda _: 1.0)
+            scheduler = None  # Adafactor sets its own time-dependent learning rate
         elif cfg.scheduler == "linear":
             scheduler = get_linear_schedule_with_warmup(optimizer, warmup, steps)
         else:
             scheduler = get_constant_schedule_with_warmup(optimizer, warmup)
-        self.model, optimizer, train_loader, scheduler = acc.prepare(self.model, optimizer, train_loader, scheduler)
+        self.model, optimizer, train_loader = acc.prepare(self.model, optimizer, train_loader)
+        if scheduler is not None:
+            scheduler = acc.prepare(scheduler)
         if acc.device.type == "cuda":
             torch.cuda.reset_peak_memory_stats(acc.device)
 
@@ -208,7 +211,8 @@ class Trainer:
                     if acc.sync_gradients and cfg.max_grad_norm > 0:
                         acc.clip_grad_norm_(params, cfg.max_grad_norm)
                     optimizer.step()
-                    scheduler.step()
+                    if scheduler is not None:
+                        scheduler.step()
                     optimizer.zero_grad(set_to_none=True)
                 running.append(loss.detach().float().item())
                 seen_samples += batch["input_ids"].shape[0] * acc.num_processes
@@ -220,7 +224,7 @@ class Trainer:
                 if step % cfg.log_every == 0:
                     bar.set_postfix({"loss": round(sum(running[-cfg.log_every :]) / len(running[-cfg.log_every :]), 4)})
                     if self.logger is not None:
-                        self.logger.log({"train/loss": running[-1], "train/lr": scheduler.get_last_lr()[0]}, step=step)
+                        self.logger.log({"train/loss": running[-1], "train/lr": optimizer.param_groups[0]["lr"]}, step=step)
                 if cfg.eval_strategy == "steps" and step % cfg.eval_steps == 0:
                     train_seconds += time.perf_counter() - t_epoch
                     run_eval()
