@@ -14,7 +14,7 @@ from kronbench.methods.mixture import ExpertLinear, expert_layers, inference_par
 from kronbench.registry import get_method
 from kronbench.train import consistency_loss, training_loss
 from tests.conftest import compose_config
-from tests.test_sites_mixture import FAMILIES, batch_for, tiny_model
+from tests.test_sites_mixture import FAMILIES, batch_for, composed, tiny_model
 
 METHODS = ["krona_b", "krona_b_res", "adakron", "madakron_partial", "madakron_full", "cdka"]
 TINY = {  # shapes dividing hidden 32
@@ -29,7 +29,7 @@ IDENTITY_AT_INIT = ["krona_b", "adakron", "madakron_partial", "madakron_full", "
 
 
 def make_method(name: str, model_name: str = "tiny-bert", *overrides: str):
-    cfg = compose_config(f"method={name}", f"model={model_name}", *TINY.get(name, []), *overrides)
+    cfg = composed(f"method={name}", f"model={model_name}", *TINY.get(name, []), *overrides)
     method_cfg, model_cfg = OmegaConf.to_object(cfg.method), OmegaConf.to_object(cfg.model)
     return get_method(method_cfg.name)(method_cfg, model_cfg)
 
@@ -151,20 +151,19 @@ def test_consistency_zero_with_same_experts_and_positive_otherwise():
 
 def test_routing_uniform_over_many_steps():
     model, _, _ = equip("madakron_partial")
-    batch = batch_for(model)
     model.train()
     layers = expert_layers(model)
+    x = torch.randn(2, 3, 32)
+    steps = 2000
     counts = torch.zeros(len(layers), 4)
     torch.manual_seed(0)
     with torch.no_grad():
-        for _ in range(500):
-            model(**batch)
+        for _ in range(steps):  # one training forward = one draw per expert layer
             for j, layer in enumerate(layers):
+                layer(x)
                 counts[j, layer.last_expert] += 1
-    freqs = counts / 500
-    assert torch.allclose(freqs, torch.full_like(freqs, 0.25), atol=0.06), freqs
-    # passes draw independently: a layer's experts across consecutive forwards are not all equal
-    assert (counts > 0).all()
+    freqs = counts / steps
+    assert torch.allclose(freqs, torch.full_like(freqs, 0.25), atol=0.035), freqs
 
 
 # --- CDKA --------------------------------------------------------------------------------------------------------

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+
 import pytest
 import torch
 from omegaconf import OmegaConf
@@ -21,6 +23,12 @@ from tests.conftest import compose_config
 FAMILIES = ["tiny-bert", "tiny-roberta", "tiny-deberta", "tiny-t5", "tiny-gpt2"]
 
 
+@functools.cache
+def composed(*overrides: str):
+    """`compose_config` cached per override tuple (Hydra composition dominates small tests' time)."""
+    return compose_config(*overrides)
+
+
 def tiny_model(model_name: str) -> tuple[nn.Module, ModelConfig]:
     """A tiny random model of the family (seq-classification for encoders, LM heads for T5/GPT-2)."""
     from transformers import (
@@ -30,8 +38,7 @@ def tiny_model(model_name: str) -> tuple[nn.Module, ModelConfig]:
         T5ForConditionalGeneration,
     )
 
-    cfg = compose_config(f"model={model_name}")
-    model_cfg: ModelConfig = OmegaConf.to_object(cfg.model)
+    model_cfg: ModelConfig = OmegaConf.to_object(composed(f"model={model_name}").model)
     kind = {"bert": "bert", "roberta": "roberta", "deberta": "deberta-v2", "t5": "t5", "gpt2": "gpt2"}
     hf = AutoConfig.for_model(kind[model_cfg.family])
     for k, v in model_cfg.config_overrides.items():
