@@ -48,12 +48,18 @@ class ModelConfig:
     path: str | None = None  # local directory with weights; wins over `package` and `pretrained`
     package: str | None = None  # "python_package:subdir" holding the weights (e.g. a PyPI-shipped model)
     tokenizer: str | None = None  # tokenizer directory or hub id; defaults to the weights' source
-    init: str = "pretrained"  # "pretrained" or "random" (random weights of the configured size: tests, timing)
-    config_overrides: dict[str, Any] = field(default_factory=dict)  # applied to the HF config (tiny test models)
+    init: str = (
+        "pretrained"  # "pretrained" or "random" (random weights of the configured size: tests, timing)
+    )
+    config_overrides: dict[str, Any] = field(
+        default_factory=dict
+    )  # applied to the HF config (tiny test models)
     dtype: str = "float32"  # dtype the weights are loaded in
     head_modules: list[str] = field(default_factory=lambda: ["classifier"])  # trained with every method
     attention_targets: list[str] = field(default_factory=list)  # default targets of weight-level methods
-    ffn_targets: list[str] = field(default_factory=list)  # FFN weight matrices (for methods that ask for them)
+    ffn_targets: list[str] = field(
+        default_factory=list
+    )  # FFN weight matrices (for methods that ask for them)
     sites: dict[str, SiteConfig] = field(default_factory=dict)  # "ffn", "attention" block locations
 
     def __post_init__(self) -> None:
@@ -89,9 +95,13 @@ class TaskConfig:
         _check_choice(self.type, TASK_TYPES, "task.type")
         _check_choice(self.split_protocol, SPLIT_PROTOCOLS, "task.split_protocol")
         if self.main_metric not in self.metrics:
-            raise ValueError(f"task.main_metric={self.main_metric!r} is not among task.metrics={self.metrics}")
+            raise ValueError(
+                f"task.main_metric={self.main_metric!r} is not among task.metrics={self.metrics}"
+            )
         if self.type == "classification" and len(self.label_names) < 2:
-            raise ValueError(f"task {self.name!r}: classification needs >= 2 label_names, got {self.label_names}")
+            raise ValueError(
+                f"task {self.name!r}: classification needs >= 2 label_names, got {self.label_names}"
+            )
 
     @property
     def num_labels(self) -> int:
@@ -138,7 +148,9 @@ class TrainConfig:
         if self.max_steps <= 0 and self.epochs <= 0:
             raise ValueError(f"train.epochs={self.epochs} and train.max_steps={self.max_steps}: set one > 0")
         if self.batch_size < 1 or self.grad_accum < 1:
-            raise ValueError(f"train.batch_size={self.batch_size}, train.grad_accum={self.grad_accum}: must be >= 1")
+            raise ValueError(
+                f"train.batch_size={self.batch_size}, train.grad_accum={self.grad_accum}: must be >= 1"
+            )
 
 
 @dataclass

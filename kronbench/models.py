@@ -22,7 +22,13 @@ from transformers import (
 from kronbench.config import ModelConfig, TaskConfig
 
 # transformers' model_type for each family (used for randomly initialised models with no config file at hand)
-FAMILY_MODEL_TYPE = {"bert": "bert", "roberta": "roberta", "deberta": "deberta-v2", "t5": "t5", "gpt2": "gpt2"}
+FAMILY_MODEL_TYPE = {
+    "bert": "bert",
+    "roberta": "roberta",
+    "deberta": "deberta-v2",
+    "t5": "t5",
+    "gpt2": "gpt2",
+}
 
 GPT2_EOS = "<|endoftext|>"
 
@@ -38,7 +44,9 @@ def package_path(spec: str) -> Path:
     package, _, subdir = spec.partition(":")
     found = importlib.util.find_spec(package)
     if found is None or not found.submodule_search_locations:
-        raise FileNotFoundError(f"model package {package!r} is not installed (pip install {package.replace('_', '-')})")
+        raise FileNotFoundError(
+            f"model package {package!r} is not installed (pip install {package.replace('_', '-')})"
+        )
     return Path(next(iter(found.submodule_search_locations))) / subdir
 
 

@@ -17,7 +17,9 @@ METHODS: dict[str, type[Method]] = {}
 METHOD_SCHEMAS: dict[str, type[MethodConfig]] = {}
 
 
-SCHEMA_GROUP = "method/schema"  # conf/method/<name>.yaml opens with `defaults: [schema/<name>@_here_, _self_]`
+SCHEMA_GROUP = (
+    "method/schema"  # conf/method/<name>.yaml opens with `defaults: [schema/<name>@_here_, _self_]`
+)
 
 
 def register_method(name: str, config: type[MethodConfig]) -> Callable[[M], M]:
@@ -25,7 +27,9 @@ def register_method(name: str, config: type[MethodConfig]) -> Callable[[M], M]:
 
     def wrap(cls: M) -> M:
         if name in METHODS:
-            raise ValueError(f"method {name!r} is registered twice ({METHODS[name].__name__} and {cls.__name__})")
+            raise ValueError(
+                f"method {name!r} is registered twice ({METHODS[name].__name__} and {cls.__name__})"
+            )
         METHODS[name] = cls
         METHOD_SCHEMAS[name] = config
         ConfigStore.instance().store(group=SCHEMA_GROUP, name=name, node=config)

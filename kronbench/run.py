@@ -38,7 +38,9 @@ def to_run_config(cfg: DictConfig) -> RunConfig:
     """Instantiate the dataclasses (runs every `__post_init__` cross-field check)."""
     run_cfg = OmegaConf.to_object(cfg)
     if not isinstance(run_cfg, RunConfig):
-        raise TypeError(f"config root is {type(run_cfg).__name__}, expected RunConfig (is run_schema in defaults?)")
+        raise TypeError(
+            f"config root is {type(run_cfg).__name__}, expected RunConfig (is run_schema in defaults?)"
+        )
     return run_cfg
 
 
@@ -65,7 +67,9 @@ def run(cfg: DictConfig, run_dir: Path | None = None) -> dict[str, Any]:
     config = OmegaConf.to_container(cfg, resolve=True)
     method_cls = get_method(run_cfg.method.name)
     variant = variant_name(config, run_cfg.method.tag())
-    path = record_path(run_cfg.output_dir, run_cfg.task.name, run_cfg.model.name, run_cfg.method.name, variant, run_cfg.seed)
+    path = record_path(
+        run_cfg.output_dir, run_cfg.task.name, run_cfg.model.name, run_cfg.method.name, variant, run_cfg.seed
+    )
 
     if run_cfg.dry_run:
         state = "done" if is_complete(path) else "pending"
@@ -78,7 +82,9 @@ def run(cfg: DictConfig, run_dir: Path | None = None) -> dict[str, Any]:
     # multirun executes several runs in one process: forget the previous run's precision settings (the
     # distributed PartialState is kept)
     AcceleratorState._reset_state(reset_partial_state=False)
-    accelerator = Accelerator(mixed_precision=run_cfg.train.mixed_precision, gradient_accumulation_steps=run_cfg.train.grad_accum)
+    accelerator = Accelerator(
+        mixed_precision=run_cfg.train.mixed_precision, gradient_accumulation_steps=run_cfg.train.grad_accum
+    )
     record: dict[str, Any] = {
         "schema_version": SCHEMA_VERSION,
         "status": "running",
@@ -102,7 +108,13 @@ def run(cfg: DictConfig, run_dir: Path | None = None) -> dict[str, Any]:
         model, tokenizer = load_model(run_cfg.model, run_cfg.task)
         method = method_cls(run_cfg.method, run_cfg.model)
         report = method.apply(model)
-        log.info("%s: %d targets, %d trainable / %d total parameters", run_cfg.method.name, len(report.targets), report.trainable, report.total)
+        log.info(
+            "%s: %d targets, %d trainable / %d total parameters",
+            run_cfg.method.name,
+            len(report.targets),
+            report.trainable,
+            report.total,
+        )
         record["params"] = report.as_dict()
 
         task = build_task(run_cfg.task, tokenizer, run_cfg.model)
@@ -112,20 +124,36 @@ def run(cfg: DictConfig, run_dir: Path | None = None) -> dict[str, Any]:
         with accelerator.main_process_first():
             train_ds = task.preprocess(train_raw, "train")
             validation = EvalSplit("validation", task.preprocess(val_raw, "validation"), val_raw)
-            report_split = EvalSplit("test", task.preprocess(test_raw, "test"), test_raw) if test_raw is not None else validation
+            report_split = (
+                EvalSplit("test", task.preprocess(test_raw, "test"), test_raw)
+                if test_raw is not None
+                else validation
+            )
         record["data"] = {
             "source": source,
             "split_protocol": splits.protocol,
             "raw_sizes": splits.sizes(),
-            "used_sizes": {"train": len(train_raw), "validation": len(val_raw), "test": len(test_raw) if test_raw is not None else None},
+            "used_sizes": {
+                "train": len(train_raw),
+                "validation": len(val_raw),
+                "test": len(test_raw) if test_raw is not None else None,
+            },
             "reported_split": report_split.name,
         }
         if run_cfg.train.wandb and accelerator.is_main_process:
             import wandb  # optional: only imported when asked for
 
-            logger = wandb.init(project=run_cfg.train.wandb_project, mode=run_cfg.train.wandb_mode, config=config, dir=str(run_dir or "."), name=f"{run_cfg.task.name}/{run_cfg.method.name}/{variant}/seed{run_cfg.seed}")
+            logger = wandb.init(
+                project=run_cfg.train.wandb_project,
+                mode=run_cfg.train.wandb_mode,
+                config=config,
+                dir=str(run_dir or "."),
+                name=f"{run_cfg.task.name}/{run_cfg.method.name}/{variant}/seed{run_cfg.seed}",
+            )
 
-        trainer = Trainer(model, method, task, run_cfg.train, run_cfg.task.main_metric, accelerator, run_dir, logger)
+        trainer = Trainer(
+            model, method, task, run_cfg.train, run_cfg.task.main_metric, accelerator, run_dir, logger
+        )
         result = trainer.fit(train_ds, validation, report_split, run_cfg.seed)
         record["metrics"] = {
             "main_metric": run_cfg.task.main_metric,
@@ -141,7 +169,11 @@ def run(cfg: DictConfig, run_dir: Path | None = None) -> dict[str, Any]:
         record["status"] = "completed"
     except Exception as err:
         record["status"] = "failed"
-        record["error"] = {"type": type(err).__name__, "message": str(err), "traceback": traceback.format_exc()}
+        record["error"] = {
+            "type": type(err).__name__,
+            "message": str(err),
+            "traceback": traceback.format_exc(),
+        }
         record["timing"] = {"wall_seconds": round(time.perf_counter() - t_start, 3)}
         if accelerator.is_main_process:
             written = write_record(path, record)

@@ -52,9 +52,13 @@ class TrainResult:
 
 def build_optimizer(params: list[nn.Parameter], cfg: TrainConfig) -> torch.optim.Optimizer:
     if cfg.optimizer == "adafactor":
-        if cfg.adafactor_relative_step:  # Adafactor's own time-dependent lr (no lr, no warmup schedule needed)
+        if (
+            cfg.adafactor_relative_step
+        ):  # Adafactor's own time-dependent lr (no lr, no warmup schedule needed)
             return Adafactor(params, lr=None, relative_step=True, scale_parameter=True, warmup_init=True)
-        return Adafactor(params, lr=cfg.lr, relative_step=False, scale_parameter=False, weight_decay=cfg.weight_decay)
+        return Adafactor(
+            params, lr=cfg.lr, relative_step=False, scale_parameter=False, weight_decay=cfg.weight_decay
+        )
     return torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
 
 
@@ -64,7 +68,9 @@ def total_optimizer_steps(cfg: TrainConfig, batches_per_epoch: int) -> int:
     return max(1, math.ceil(math.ceil(batches_per_epoch / cfg.grad_accum) * cfg.epochs))
 
 
-def consistency_loss(logits_a: torch.Tensor, logits_b: torch.Tensor, labels: torch.Tensor | None) -> torch.Tensor:
+def consistency_loss(
+    logits_a: torch.Tensor, logits_b: torch.Tensor, labels: torch.Tensor | None
+) -> torch.Tensor:
     """Symmetric KL `KL(p_a‖p_b) + KL(p_b‖p_a)` between two passes' predictions (MSE for a 1-d regression head).
 
     Token-level logits (generation) are averaged over positions whose label is not -100.
@@ -222,9 +228,14 @@ class Trainer:
                 self.method.on_optimizer_step(acc.unwrap_model(self.model), step)
                 bar.update(1)
                 if step % cfg.log_every == 0:
-                    bar.set_postfix({"loss": round(sum(running[-cfg.log_every :]) / len(running[-cfg.log_every :]), 4)})
+                    bar.set_postfix(
+                        {"loss": round(sum(running[-cfg.log_every :]) / len(running[-cfg.log_every :]), 4)}
+                    )
                     if self.logger is not None:
-                        self.logger.log({"train/loss": running[-1], "train/lr": optimizer.param_groups[0]["lr"]}, step=step)
+                        self.logger.log(
+                            {"train/loss": running[-1], "train/lr": optimizer.param_groups[0]["lr"]},
+                            step=step,
+                        )
                 if cfg.eval_strategy == "steps" and step % cfg.eval_steps == 0:
                     train_seconds += time.perf_counter() - t_epoch
                     run_eval()
@@ -232,9 +243,9 @@ class Trainer:
                 if step >= steps:
                     break
             train_seconds += time.perf_counter() - t_epoch
-            if cfg.eval_strategy == "epoch" or step >= steps:
-                if not result.evals or result.evals[-1]["step"] != step:
-                    run_eval()
+            already_evaluated = bool(result.evals) and result.evals[-1]["step"] == step
+            if (cfg.eval_strategy == "epoch" or step >= steps) and not already_evaluated:
+                run_eval()
             running = []
         bar.close()
 

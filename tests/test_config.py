@@ -43,19 +43,28 @@ def test_every_train_preset_composes(train):
 
 def test_family_files_are_included_by_some_model():
     family_files = {p.stem for p in (CONF_DIR / "model" / "family").glob("*.yaml")}
-    used = {line.split("family/")[1].split("@")[0] for p in (CONF_DIR / "model").glob("*.yaml") for line in p.read_text().splitlines() if "family/" in line}
+    used = {
+        line.split("family/")[1].split("@")[0]
+        for p in (CONF_DIR / "model").glob("*.yaml")
+        for line in p.read_text().splitlines()
+        if "family/" in line
+    }
     assert family_files <= used
 
 
 def test_every_yaml_opens_with_a_comment():
     for path in Path(CONF_DIR).rglob("*.yaml"):
-        assert path.read_text().startswith("#"), f"{path} must open with a comment (what it is, how to run it)"
+        assert path.read_text().startswith("#"), (
+            f"{path} must open with a comment (what it is, how to run it)"
+        )
 
 
 def test_typo_in_key_fails_with_hydra_error():
     with pytest.raises(ConfigCompositionException) as err:
         compose_config("method=krona", "method.factor_shap=[2,384]")
-    assert isinstance(err.value.__cause__, (ConfigKeyError, ConfigAttributeError)) and "factor_shap" in str(err.value.__cause__)
+    assert isinstance(err.value.__cause__, (ConfigKeyError, ConfigAttributeError)) and "factor_shap" in str(
+        err.value.__cause__
+    )
 
 
 def test_wrong_type_fails():
@@ -64,17 +73,23 @@ def test_wrong_type_fails():
     assert isinstance(err.value.__cause__, ValidationError)
 
 
-@pytest.mark.parametrize(("group", "value"), [("method", "kronaa"), ("task", "glue/rtee"), ("model", "bert-huge")])
+@pytest.mark.parametrize(
+    ("group", "value"), [("method", "kronaa"), ("task", "glue/rtee"), ("model", "bert-huge")]
+)
 def test_unknown_option_lists_valid_ones(group, value):
     with pytest.raises(ConfigCompositionException, match=rf"Could not find '{group}/{value}'"):
         compose_config(f"{group}={value}")
-    with pytest.raises(ValueError, match=rf"unknown {group} '{value}'; available {group} options: \[.*'") as err:
+    with pytest.raises(
+        ValueError, match=rf"unknown {group} '{value}'; available {group} options: \[.*'"
+    ) as err:
         check_group_choices([f"{group}={value}"])
     assert {"method": "krona", "task": "glue/rte", "model": "minilm"}[group] in str(err.value)
 
 
 def test_choice_check_accepts_valid_sweeps_and_ignores_other_keys():
-    check_group_choices(["task=glue/rte,glue/mrpc", "method=krona", "seed=1", "method.factor_shape=[2,384]", "task=glob(*)"])
+    check_group_choices(
+        ["task=glue/rte,glue/mrpc", "method=krona", "seed=1", "method.factor_shape=[2,384]", "task=glob(*)"]
+    )
     with pytest.raises(ValueError, match="glue/nope"):
         check_group_choices(["task=glue/rte,glue/nope"])
 

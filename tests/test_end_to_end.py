@@ -31,15 +31,30 @@ def minilm_overrides() -> list[str]:
 
 
 def test_minilm_krona_rte_writes_record_then_skips_then_forces(tmp_path):
-    cfg = compose_config("method=krona", "task=glue/rte", f"output_dir={tmp_path}", *QUICK, *minilm_overrides())
+    cfg = compose_config(
+        "method=krona", "task=glue/rte", f"output_dir={tmp_path}", *QUICK, *minilm_overrides()
+    )
     record = run(cfg, run_dir=tmp_path)
     paths = list(tmp_path.glob("glue/rte/minilm/krona/*/seed0.json"))
     assert len(paths) == 1
     on_disk = json.loads(paths[0].read_text())
     assert on_disk["status"] == "completed" and record["status"] == "completed"
-    for section in ("config", "overrides", "seed", "metrics", "params", "timing", "memory", "data", "env", "status"):
+    for section in (
+        "config",
+        "overrides",
+        "seed",
+        "metrics",
+        "params",
+        "timing",
+        "memory",
+        "data",
+        "env",
+        "status",
+    ):
         assert section in on_disk, section
-    assert on_disk["params"]["targets"] == [f"bert.encoder.layer.{i}.attention.self.{m}" for i in range(6) for m in ("query", "value")]
+    assert on_disk["params"]["targets"] == [
+        f"bert.encoder.layer.{i}.attention.self.{m}" for i in range(6) for m in ("query", "value")
+    ]
     assert 0 < on_disk["params"]["trainable"] < on_disk["params"]["total"]
     # 12 targets × (A 32×24 + B 12×16) + classifier (384×2 + 2)
     assert on_disk["params"]["method"] == 12 * (32 * 24 + 12 * 16)
@@ -53,7 +68,9 @@ def test_minilm_krona_rte_writes_record_then_skips_then_forces(tmp_path):
     skipped = run(cfg, run_dir=tmp_path)
     assert skipped["started"] == on_disk["started"] and paths[0].stat().st_mtime_ns == mtime
 
-    forced = compose_config("method=krona", "task=glue/rte", f"output_dir={tmp_path}", "force=true", *QUICK, *minilm_overrides())
+    forced = compose_config(
+        "method=krona", "task=glue/rte", f"output_dir={tmp_path}", "force=true", *QUICK, *minilm_overrides()
+    )
     run(forced, run_dir=tmp_path)
     assert paths[0].stat().st_mtime_ns != mtime
 
@@ -61,21 +78,33 @@ def test_minilm_krona_rte_writes_record_then_skips_then_forces(tmp_path):
 def test_same_seed_twice_gives_identical_metrics(tmp_path):
     scores = []
     for i in range(2):
-        cfg = compose_config("method=krona", "task=glue/rte", f"output_dir={tmp_path / str(i)}", *TINY, *QUICK)
+        cfg = compose_config(
+            "method=krona", "task=glue/rte", f"output_dir={tmp_path / str(i)}", *TINY, *QUICK
+        )
         scores.append(run(cfg)["metrics"])
     assert scores[0]["evals"] == scores[1]["evals"] and scores[0]["report"] == scores[1]["report"]
 
 
 def test_different_seeds_differ(tmp_path):
     records = [
-        run(compose_config("method=krona", "task=glue/rte", f"output_dir={tmp_path}", *TINY, f"seed={s}", *QUICK))
+        run(
+            compose_config(
+                "method=krona", "task=glue/rte", f"output_dir={tmp_path}", *TINY, f"seed={s}", *QUICK
+            )
+        )
         for s in (0, 1)
     ]
     assert records[0]["metrics"]["evals"][0]["train_loss"] != records[1]["metrics"]["evals"][0]["train_loss"]
 
 
 def test_missing_data_file_names_the_path_and_writes_failed_record(tmp_path):
-    cfg = compose_config("task=glue/rte", f"data_dir={tmp_path / 'nowhere'}", f"output_dir={tmp_path}", "model=tiny-bert", "train=demo")
+    cfg = compose_config(
+        "task=glue/rte",
+        f"data_dir={tmp_path / 'nowhere'}",
+        f"output_dir={tmp_path}",
+        "model=tiny-bert",
+        "train=demo",
+    )
     with pytest.raises(FileNotFoundError, match=r"nowhere/glue/rte/train\.jsonl"):
         run(cfg)
     (failed,) = tmp_path.glob("glue/rte/tiny-bert/krona/*/seed0.json")
@@ -88,7 +117,16 @@ def test_failed_rerun_never_overwrites_a_completed_record(tmp_path):
     (path,) = tmp_path.glob("glue/rte/tiny-bert/krona/*/seed0.json")
     # same variant (explicit), forced, but the data folder is gone: the failure goes beside the record
     variant = path.parent.name
-    bad = compose_config("method=krona", "task=glue/rte", f"output_dir={tmp_path}", *TINY, *QUICK, f"method.variant={variant}", "force=true", f"data_dir={tmp_path / 'gone'}")
+    bad = compose_config(
+        "method=krona",
+        "task=glue/rte",
+        f"output_dir={tmp_path}",
+        *TINY,
+        *QUICK,
+        f"method.variant={variant}",
+        "force=true",
+        f"data_dir={tmp_path / 'gone'}",
+    )
     with pytest.raises(FileNotFoundError):
         run(bad)
     assert json.loads(path.read_text())["status"] == "completed"
@@ -97,7 +135,9 @@ def test_failed_rerun_never_overwrites_a_completed_record(tmp_path):
 
 def test_bad_factor_shape_at_attach_names_layer(tmp_path):
     cfg = compose_config("method=krona", f"output_dir={tmp_path}", *TINY, "method.factor_shape=[5,7]", *QUICK)
-    with pytest.raises(ValueError, match=r"encoder\.layer\.0\.attention\.self\.query.*d_out=32.*Valid shapes"):
+    with pytest.raises(
+        ValueError, match=r"encoder\.layer\.0\.attention\.self\.query.*d_out=32.*Valid shapes"
+    ):
         run(cfg)
 
 
@@ -107,7 +147,13 @@ def test_merged_and_unmerged_logits_are_equal(method):
     from kronbench.registry import get_method
     from kronbench.run import to_run_config
 
-    cfg = to_run_config(compose_config(f"method={method}", "model=tiny-bert", *(["method.factor_shape=[4,8]"] if method == "krona" else [])))
+    cfg = to_run_config(
+        compose_config(
+            f"method={method}",
+            "model=tiny-bert",
+            *(["method.factor_shape=[4,8]"] if method == "krona" else []),
+        )
+    )
     torch.manual_seed(0)
     model, tok = load_model(cfg.model, cfg.task)
     m = get_method(method)(cfg.method, cfg.model)
@@ -117,7 +163,12 @@ def test_merged_and_unmerged_logits_are_equal(method):
             if p.requires_grad and "classifier" not in name:
                 p.add_(0.05 * torch.randn_like(p))
     model.eval()
-    batch = tok(["a short sentence", "and another, longer one"], ["hypothesis one", "two"], return_tensors="pt", padding=True)
+    batch = tok(
+        ["a short sentence", "and another, longer one"],
+        ["hypothesis one", "two"],
+        return_tensors="pt",
+        padding=True,
+    )
     unmerged = model(**batch).logits
     m.merge(model)
     merged = model(**batch).logits
@@ -128,7 +179,14 @@ def test_merged_and_unmerged_logits_are_equal(method):
 
 def test_wandb_offline_logging_writes_a_local_run(tmp_path, monkeypatch):
     monkeypatch.setenv("WANDB_SILENT", "true")
-    cfg = compose_config("method=krona", f"output_dir={tmp_path / 'res'}", *TINY, *QUICK, "train.wandb=true", "train.wandb_mode=offline")
+    cfg = compose_config(
+        "method=krona",
+        f"output_dir={tmp_path / 'res'}",
+        *TINY,
+        *QUICK,
+        "train.wandb=true",
+        "train.wandb_mode=offline",
+    )
     record = run(cfg, run_dir=tmp_path)
     assert record["status"] == "completed"
     assert list((tmp_path / "wandb").glob("offline-run-*")), "no offline W&B run directory was written"

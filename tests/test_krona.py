@@ -18,7 +18,10 @@ def randomise(layer: KronALinear, seed: int = 0) -> None:
         layer.kron_b.copy_(torch.randn(layer.kron_b.shape, generator=gen))
 
 
-@pytest.mark.parametrize(("d_out", "d_in", "a_shape"), [(384, 384, (32, 24)), (384, 384, (2, 384)), (96, 48, (12, 4)), (64, 32, (64, 1))])
+@pytest.mark.parametrize(
+    ("d_out", "d_in", "a_shape"),
+    [(384, 384, (32, 24)), (384, 384, (2, 384)), (96, 48, (12, 4)), (64, 32, (64, 1))],
+)
 @pytest.mark.parametrize("scale", [1.0, 4.0])
 def test_forward_and_grad_equal_explicit_weight(d_out, d_in, a_shape, scale):
     torch.manual_seed(0)
@@ -77,7 +80,9 @@ def test_delta_equals_peft_lokr_with_same_factors():
     """An independent implementation: PEFT's LoKr, given our two factors, yields the same ΔW and outputs."""
     torch.manual_seed(0)
     model = nn.Sequential(nn.Linear(64, 48))
-    lokr_model = inject_adapter_in_model(LoKrConfig(r=64, alpha=64, target_modules=["0"], decompose_factor=8), model)
+    lokr_model = inject_adapter_in_model(
+        LoKrConfig(r=64, alpha=64, target_modules=["0"], decompose_factor=8), model
+    )
     lokr = lokr_model[0]
     w1, w2 = lokr.lokr_w1["default"], lokr.lokr_w2["default"]
     with torch.no_grad():
@@ -96,4 +101,6 @@ def test_delta_equals_peft_lokr_with_same_factors():
 
 def test_bad_factor_shape_names_the_layer():
     with pytest.raises(ValueError, match=r"bert\.encoder\.layer\.0\.attention\.self\.query.*Valid shapes"):
-        KronALinear(nn.Linear(384, 384), (5, 7), 1.0, "ku_zero", 0.0, "bert.encoder.layer.0.attention.self.query")
+        KronALinear(
+            nn.Linear(384, 384), (5, 7), 1.0, "ku_zero", 0.0, "bert.encoder.layer.0.attention.self.query"
+        )

@@ -5,14 +5,23 @@ from __future__ import annotations
 import pytest
 import torch
 
+from kronbench.config import TrainConfig
 from kronbench.run import run
 from kronbench.train import consistency_loss, total_optimizer_steps
-from kronbench.config import TrainConfig
 from tests.conftest import DATA_DIR, compose_config, needs_shared
 
 pytestmark = needs_shared
 
-BASE = [f"data_dir={DATA_DIR}", "model=tiny-bert", "method=lora", "train=demo", "train.max_train_samples=48", "train.max_eval_samples=16", "train.batch_size=8", "train.progress_bar=false"]
+BASE = [
+    f"data_dir={DATA_DIR}",
+    "model=tiny-bert",
+    "method=lora",
+    "train=demo",
+    "train.max_train_samples=48",
+    "train.max_eval_samples=16",
+    "train.batch_size=8",
+    "train.progress_bar=false",
+]
 
 
 @pytest.mark.parametrize(
@@ -26,7 +35,10 @@ BASE = [f"data_dir={DATA_DIR}", "model=tiny-bert", "method=lora", "train=demo", 
 )
 def test_optimizer_and_precision_options_run(tmp_path, overrides):
     record = run(compose_config(*BASE, f"output_dir={tmp_path}", *overrides))
-    assert record["status"] == "completed" and record["timing"]["optimizer_steps"] == record["config"]["train"]["max_steps"]
+    assert (
+        record["status"] == "completed"
+        and record["timing"]["optimizer_steps"] == record["config"]["train"]["max_steps"]
+    )
 
 
 def test_grad_accumulation_counts_optimizer_steps(tmp_path):
@@ -35,7 +47,17 @@ def test_grad_accumulation_counts_optimizer_steps(tmp_path):
 
 
 def test_eval_every_n_steps_and_best_checkpoint(tmp_path):
-    record = run(compose_config(*BASE, f"output_dir={tmp_path}", "train.eval_strategy=steps", "train.eval_steps=2", "train.max_steps=6", "train.save_checkpoint=true"), run_dir=tmp_path)
+    record = run(
+        compose_config(
+            *BASE,
+            f"output_dir={tmp_path}",
+            "train.eval_strategy=steps",
+            "train.eval_steps=2",
+            "train.max_steps=6",
+            "train.save_checkpoint=true",
+        ),
+        run_dir=tmp_path,
+    )
     evals = record["metrics"]["evals"]
     assert [e["step"] for e in evals] == [2, 4, 6]
     best = max(evals, key=lambda e: e["validation"]["accuracy"])  # first best wins ties
@@ -56,7 +78,9 @@ def test_consistency_loss_is_symmetric_kl_and_zero_for_equal_passes():
     p, q = logits.log_softmax(-1), other.log_softmax(-1)
     expected = ((p.exp() * (p - q)).sum(-1) + (q.exp() * (q - p)).sum(-1)).mean()
     torch.testing.assert_close(consistency_loss(logits, other, None), expected)
-    assert consistency_loss(logits, other, None).item() == pytest.approx(consistency_loss(other, logits, None).item(), rel=1e-6)
+    assert consistency_loss(logits, other, None).item() == pytest.approx(
+        consistency_loss(other, logits, None).item(), rel=1e-6
+    )
     # token-level logits: positions labelled -100 are ignored
     tok_a, tok_b = torch.randn(2, 5, 7), torch.randn(2, 5, 7)
     labels = torch.full((2, 5), -100)

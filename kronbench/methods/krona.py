@@ -32,7 +32,9 @@ class KronAConfig(MethodConfig):
 
     def __post_init__(self) -> None:
         if len(self.factor_shape) != 2 or min(self.factor_shape) < 1:
-            raise ValueError(f"method.factor_shape={list(self.factor_shape)} must be two positive ints (a1, a2)")
+            raise ValueError(
+                f"method.factor_shape={list(self.factor_shape)} must be two positive ints (a1, a2)"
+            )
         if self.init not in KRONA_INITS:
             raise ValueError(f"method.init={self.init!r} is not valid; choose one of {list(KRONA_INITS)}")
 
@@ -56,7 +58,9 @@ def init_kron_factors(a: torch.Tensor, b: torch.Tensor, init: str, d_hidden: int
 class KronALinear(MergeableLayer):
     """A frozen linear layer (nn.Linear or GPT-2 Conv1D) plus `s·(A ⊗ B)`, computed without building `A ⊗ B`."""
 
-    def __init__(self, base: nn.Module, a_shape: tuple[int, int], scale: float, init: str, dropout: float, name: str):
+    def __init__(
+        self, base: nn.Module, a_shape: tuple[int, int], scale: float, init: str, dropout: float, name: str
+    ):
         super().__init__()
         d_out, d_in = linear_dims(base)
         b_shape = check_factor_shape(a_shape, d_out, d_in, name)
@@ -97,6 +101,8 @@ class KronA(Method):
         names = match_modules(model, self.target_patterns(), cfg.target_regex, cfg.exclude_modules)
         a_shape = (cfg.factor_shape[0], cfg.factor_shape[1])
         replace_modules(
-            model, names, lambda name, base: KronALinear(base, a_shape, cfg.scale, cfg.init, cfg.dropout, name)
+            model,
+            names,
+            lambda name, base: KronALinear(base, a_shape, cfg.scale, cfg.init, cfg.dropout, name),
         )
         return names

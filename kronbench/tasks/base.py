@@ -46,7 +46,9 @@ class Task:
         raise NotImplementedError
 
     @torch.no_grad()
-    def evaluate(self, model: nn.Module, ds: Dataset, raw: Dataset, loader: DataLoader, accelerator: Accelerator) -> dict[str, float]:
+    def evaluate(
+        self, model: nn.Module, ds: Dataset, raw: Dataset, loader: DataLoader, accelerator: Accelerator
+    ) -> dict[str, float]:
         """Metrics (task.metrics, in percent) of `model` on a preprocessed split."""
         raise NotImplementedError
 

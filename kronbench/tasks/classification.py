@@ -21,7 +21,9 @@ class SequenceClassificationTask(Task):
         fields = self.cfg.text_fields
         missing = [f for f in [*fields, self.cfg.label_field] if f not in ds.column_names]
         if missing:
-            raise ValueError(f"task {self.cfg.name!r} split {split!r}: columns {missing} not in {ds.column_names}")
+            raise ValueError(
+                f"task {self.cfg.name!r} split {split!r}: columns {missing} not in {ds.column_names}"
+            )
         is_regression = self.cfg.type == "regression"
 
         def encode(batch: dict) -> dict:

@@ -46,7 +46,9 @@ def apply_protocol(cfg: TaskConfig, raw: dict[str, Dataset]) -> Splits:
         return Splits(train, halves["train"], halves["test"], protocol)
     if protocol == "train_holdout":
         if cfg.holdout_size >= len(train):
-            raise ValueError(f"task.holdout_size={cfg.holdout_size} >= train size {len(train)} for {cfg.name!r}")
+            raise ValueError(
+                f"task.holdout_size={cfg.holdout_size} >= train size {len(train)} for {cfg.name!r}"
+            )
         parts = train.train_test_split(test_size=cfg.holdout_size, seed=SPLIT_SEED, shuffle=True)
         return Splits(parts["train"], parts["test"], dev, protocol)
     if protocol == "train_85_15":
