@@ -1,0 +1,102 @@
+"""List a preset's sweep: how many runs it launches, how many are done, pending, failed or not runnable yet.
+
+Run: python -m kronbench.sweep experiment=krona_table9_factor_shapes [scale=local] [overrides ...] [--list]
+Launch the same sweep with: python -m kronbench -m experiment=<preset> [same overrides]
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from hydra import compose, initialize_config_dir
+from hydra.core.override_parser.overrides_parser import OverridesParser
+from omegaconf import OmegaConf
+
+from kronbench import methods as _methods  # noqa: F401  (registers method schemas)
+from kronbench.config import register_schemas
+
+CONF_DIR = Path(__file__).resolve().parent.parent / "conf"
+
+
+@dataclass
+class Job:
+    """One run of a sweep: its overrides, record path (None when it cannot compose) and state."""
+
+    overrides: list[str]
+    path: Path | None
+    state: str  # done | pending | failed | unavailable
+    reason: str = ""
+
+
+def sweep_overrides(overrides: list[str]) -> list[list[str]]:
+    """The preset's `hydra.sweeper.params` merged with command-line sweeps, expanded to one list per job."""
+    register_schemas()
+    parser = OverridesParser.create()
+    parsed = parser.parse_overrides(overrides)
+    fixed = [o.input_line for o in parsed if not o.is_sweep_override()]
+    with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
+        cfg = compose("config", overrides=fixed, return_hydra_config=True)
+    params: dict[str, str] = {k: str(v) for k, v in (cfg.hydra.sweeper.params or {}).items()}
+    for override in parsed:
+        if override.is_sweep_override():
+            params[override.get_key_element()] = ",".join(override.sweep_string_iterator())
+    # fixed command-line values win over the preset's sweep of the same key
+    fixed_keys = {o.get_key_element() for o in parsed if not o.is_sweep_override()}
+    params = {k: v for k, v in params.items() if k not in fixed_keys}
+    axes = []
+    for key, value in params.items():
+        parsed = parser.parse_overrides([f"{key}={value}"])[0]
+        values = list(parsed.sweep_string_iterator()) if parsed.is_sweep_override() else [value]
+        axes.append([f"{key}={v}" for v in values])
+    return [fixed + list(combo) for combo in itertools.product(*axes)]
+
+
+def job_state(overrides: list[str]) -> Job:
+    """Compose one job as `python -m kronbench` would and look at its record."""
+    from kronbench.results import failed_path, is_complete, record_path, variant_name
+    from kronbench.run import to_run_config
+
+    try:
+        with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
+            cfg = compose("config", overrides=overrides)
+        run_cfg = to_run_config(cfg)
+        config: dict[str, Any] = OmegaConf.to_container(cfg, resolve=True)  # type: ignore[assignment]
+        variant = variant_name(config, run_cfg.method.tag())
+    except Exception as err:  # unknown method / model / task (not implemented yet) or invalid options
+        return Job(overrides, None, "unavailable", f"{type(err).__name__}: {str(err).splitlines()[0]}")
+    path = record_path(
+        run_cfg.output_dir, run_cfg.task.name, run_cfg.model.name, run_cfg.method.name, variant, run_cfg.seed
+    )
+    if is_complete(path):
+        return Job(overrides, path, "done")
+    return Job(overrides, path, "failed" if failed_path(path).exists() else "pending")
+
+
+def main(argv: list[str] | None = None) -> dict[str, int]:
+    parser = argparse.ArgumentParser(prog="python -m kronbench.sweep", description=__doc__.splitlines()[0])
+    parser.add_argument("overrides", nargs="*", help="experiment=<preset> and any other Hydra overrides")
+    parser.add_argument("--list", action="store_true", help="print every run with its state")
+    parser.add_argument(
+        "--dry-run", action="store_true", help="accepted for symmetry; nothing is ever launched"
+    )
+    args = parser.parse_args(argv)
+    jobs = [job_state(o) for o in sweep_overrides(args.overrides)]
+    counts = {s: sum(j.state == s for j in jobs) for s in ("done", "pending", "failed", "unavailable")}
+    for job in jobs if args.list else []:
+        print(
+            f"[{job.state}] {job.path or ' '.join(job.overrides)}"
+            + (f"  ({job.reason})" if job.reason else "")
+        )
+    reasons = sorted({j.reason for j in jobs if j.reason})
+    print(f"{len(jobs)} runs: " + ", ".join(f"{n} {s}" for s, n in counts.items()))
+    for reason in reasons[:10]:
+        print(f"  unavailable: {reason}")
+    return counts
+
+
+if __name__ == "__main__":
+    main()
