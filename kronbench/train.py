@@ -169,6 +169,7 @@ class Trainer:
         steps_per_epoch = max(1, math.ceil(len(train_loader) / cfg.grad_accum))
         steps = total_optimizer_steps(cfg, len(train_loader))
         warmup = cfg.warmup_steps or int(cfg.warmup_ratio * steps)
+        self.method.on_train_begin(self.model, steps)
         optimizer = build_optimizer(params, cfg)
         scheduler: torch.optim.lr_scheduler.LRScheduler | None
         if cfg.optimizer == "adafactor" and cfg.adafactor_relative_step:
@@ -219,13 +220,14 @@ class Trainer:
                     optimizer.step()
                     if scheduler is not None:
                         scheduler.step()
+                    if acc.sync_gradients:  # before zero_grad: AdaLoRA's allocation reads the gradients
+                        self.method.on_optimizer_step(acc.unwrap_model(self.model), step + 1)
                     optimizer.zero_grad(set_to_none=True)
                 running.append(loss.detach().float().item())
                 seen_samples += batch["input_ids"].shape[0] * acc.num_processes
                 if not acc.sync_gradients:
                     continue
                 step += 1
-                self.method.on_optimizer_step(acc.unwrap_model(self.model), step)
                 bar.update(1)
                 if step % cfg.log_every == 0:
                     bar.set_postfix(

@@ -75,8 +75,11 @@ class Method:
         """Auxiliary loss added after each forward pass (e.g. MoE load balancing); None when there is none."""
         return None
 
+    def on_train_begin(self, model: nn.Module, total_steps: int) -> None:
+        """Called once before training with the number of optimizer steps (AdaLoRA's budget schedule needs it)."""
+
     def on_optimizer_step(self, model: nn.Module, global_step: int) -> None:
-        """Called after each optimizer step (e.g. AdaLoRA's rank allocation)."""
+        """Called after each optimizer step, before gradients are cleared (e.g. AdaLoRA's rank allocation)."""
 
     # --- merging --------------------------------------------------------------------------------------------
     @staticmethod
