@@ -15,8 +15,11 @@ from omegaconf import MISSING
 
 MODEL_FAMILIES = ("bert", "roberta", "deberta", "t5", "gpt2")
 DTYPES = ("float32", "float16", "bfloat16")
-TASK_TYPES = ("classification", "regression", "multiple_choice", "span_extraction", "generation")
-SPLIT_PROTOCOLS = ("dev_as_test", "halve_dev", "train_holdout", "train_85_15")
+TASK_TYPES = ("classification", "regression", "multiple_choice", "span_extraction", "generation", "record")
+SPLIT_PROTOCOLS = ("dev_as_test", "halve_dev", "train_holdout", "train_85_15", "dev_by_article")
+# how a model solves a task: "auto" = text_to_text for T5 on NLU/QA tasks, the task head otherwise (see
+# kronbench.tasks.formats.resolve_format); generation tasks are always generative
+TASK_FORMATS = ("auto", "text_to_text", "classification_head")
 
 
 def _check_choice(value: Any, valid: tuple[str, ...], what: str) -> None:
@@ -69,6 +72,17 @@ class ModelConfig:
 
 
 @dataclass
+class GenerationSettings:
+    """Decoding settings for generative evaluation (text-to-text NLU, data-to-text NLG)."""
+
+    num_beams: int = 1  # NLG tasks: 10 (LoRA/AdaMix protocol)
+    length_penalty: float = 1.0  # NLG tasks: 0.8
+    no_repeat_ngram_size: int = 0  # NLG tasks: 4
+    max_new_tokens: int = 16  # longest generated continuation
+    max_target_length: int = 128  # training targets are truncated to this many tokens
+
+
+@dataclass
 class TaskConfig:
     """A dataset, its preprocessing inputs and its metrics; the code lives in `kronbench.tasks` by `type`."""
 
@@ -90,10 +104,32 @@ class TaskConfig:
     split_protocol: str = "dev_as_test"  # see kronbench.tasks.splits
     holdout_size: int = 1000  # rows taken from train for `train_holdout`
     max_length: int = 128
+    # --- issue 4: SuperGLUE, SQuAD, NLG, text-to-text (all defaulted: older YAMLs keep working) ---
+    format: str = "auto"  # one of TASK_FORMATS; e.g. task.format=classification_head for T5 with a head
+    prefix: str | None = None  # T5 task prefix ("rte", "cb", ...); default: hub_config
+    label_words: list[str] = field(default_factory=list)  # text-to-text targets per label; default label_names
+    t2t_fields: list[str] = field(default_factory=list)  # columns rendered "name: value" in T5 inputs
+    choice_fields: list[str] = field(default_factory=list)  # multiple choice: one column per choice
+    group_field: str | None = None  # MultiRC: rows sharing these (dotted, comma-separated) fields = one question
+    loader: str | None = None  # raw-file loader ("e2e", "webnlg", "dart"); None: <split>.jsonl / hub
+    generation: GenerationSettings = field(default_factory=GenerationSettings)
+    doc_stride: int = 128  # SQuAD: overlap between sliding windows over a long context
+    max_answer_length: int = 30  # SQuAD: longest predicted answer span, in tokens
+    n_best: int = 20  # SQuAD: start/end candidates considered per window
+    version_2_with_negative: bool = False  # SQuAD v2.0: unanswerable questions (null answers)
+    article_field: str = "title"  # dev_by_article: rows sharing this field stay on one side
+    dev_train_fraction: float = 0.9  # dev_by_article: fraction of dev articles used for training
 
     def __post_init__(self) -> None:
         _check_choice(self.type, TASK_TYPES, "task.type")
         _check_choice(self.split_protocol, SPLIT_PROTOCOLS, "task.split_protocol")
+        _check_choice(self.format, TASK_FORMATS, "task.format")
+        if not 0.0 < self.dev_train_fraction < 1.0:
+            raise ValueError(f"task.dev_train_fraction={self.dev_train_fraction} must be in (0, 1)")
+        if self.label_words and len(self.label_words) != len(self.label_names):
+            raise ValueError(
+                f"task {self.name!r}: label_words {self.label_words} do not match label_names {self.label_names}"
+            )
         if self.main_metric not in self.metrics:
             raise ValueError(
                 f"task.main_metric={self.main_metric!r} is not among task.metrics={self.metrics}"
@@ -105,6 +141,8 @@ class TaskConfig:
 
     @property
     def num_labels(self) -> int:
+        if self.type == "record":
+            return 2  # ReCoRD with a head: one binary decision per candidate entity
         return 1 if self.type == "regression" else len(self.label_names)
 
 

@@ -12,6 +12,10 @@ from pathlib import Path
 import torch
 from transformers import (
     AutoConfig,
+    AutoModelForCausalLM,
+    AutoModelForMultipleChoice,
+    AutoModelForQuestionAnswering,
+    AutoModelForSeq2SeqLM,
     AutoModelForSequenceClassification,
     AutoTokenizer,
     PretrainedConfig,
@@ -20,6 +24,7 @@ from transformers import (
 )
 
 from kronbench.config import ModelConfig, TaskConfig
+from kronbench.tasks.formats import resolve_format
 
 # transformers' model_type for each family (used for randomly initialised models with no config file at hand)
 FAMILY_MODEL_TYPE = {
@@ -32,11 +37,40 @@ FAMILY_MODEL_TYPE = {
 
 GPT2_EOS = "<|endoftext|>"
 
-# the AutoModel class per task type; task modules register more (span extraction, generation, ...)
-TASK_HEADS: dict[str, type] = {
+# the AutoModel class per task type (or per family where it differs); "text_to_text" is used for any task whose
+# resolved format is text-to-text (T5 on GLUE/SuperGLUE/SQuAD by default, see kronbench.tasks.formats)
+GENERATIVE_HEADS = {"t5": AutoModelForSeq2SeqLM, "gpt2": AutoModelForCausalLM}
+TASK_HEADS: dict[str, type | dict[str, type]] = {
     "classification": AutoModelForSequenceClassification,
     "regression": AutoModelForSequenceClassification,
+    "record": AutoModelForSequenceClassification,  # one binary decision per candidate entity
+    "multiple_choice": AutoModelForMultipleChoice,
+    "span_extraction": AutoModelForQuestionAnswering,
+    "generation": GENERATIVE_HEADS,
+    "text_to_text": GENERATIVE_HEADS,
 }
+
+
+def head_class(cfg: ModelConfig, task: TaskConfig) -> type:
+    """The AutoModel class for this model on this task (errors name the family and what would work)."""
+    fmt = resolve_format(task, cfg)
+    key = "text_to_text" if fmt == "text_to_text" else task.type
+    if key not in TASK_HEADS:
+        raise ValueError(f"task type {task.type!r} has no model head yet; known: {sorted(TASK_HEADS)}")
+    head = TASK_HEADS[key]
+    if isinstance(head, dict):
+        if cfg.family not in head:
+            raise ValueError(
+                f"model family {cfg.family!r} has no generative head for task {task.name!r} ({key}); "
+                f"use one of {sorted(head)}, or task.format=classification_head for NLU tasks"
+            )
+        return head[cfg.family]
+    if key == "multiple_choice" and cfg.family in ("t5", "gpt2"):
+        raise ValueError(
+            f"model family {cfg.family!r} has no multiple-choice head in transformers; "
+            f"{'use task.format=text_to_text' if cfg.family == 't5' else 'use an encoder'} for {task.name!r}"
+        )
+    return head
 
 
 def package_path(spec: str) -> Path:
@@ -68,7 +102,7 @@ def weights_source(cfg: ModelConfig) -> str:
 def load_config(cfg: ModelConfig, task: TaskConfig) -> PretrainedConfig:
     """The HF config with task-head fields and `config_overrides` applied."""
     kwargs = dict(cfg.config_overrides)
-    if task.type in ("classification", "regression"):
+    if task.type in ("classification", "regression", "record") and resolve_format(task, cfg) != "text_to_text":
         kwargs["num_labels"] = task.num_labels
         if task.type == "regression":
             kwargs["problem_type"] = "regression"
@@ -94,9 +128,7 @@ def load_tokenizer(cfg: ModelConfig) -> PreTrainedTokenizerBase:
 
 def load_model(cfg: ModelConfig, task: TaskConfig) -> tuple[PreTrainedModel, PreTrainedTokenizerBase]:
     """The backbone with its task head, in `cfg.dtype`, and its tokenizer."""
-    if task.type not in TASK_HEADS:
-        raise ValueError(f"task type {task.type!r} has no model head yet; known: {sorted(TASK_HEADS)}")
-    auto_cls = TASK_HEADS[task.type]
+    auto_cls = head_class(cfg, task)
     dtype = getattr(torch, cfg.dtype)
     config = load_config(cfg, task)
     tokenizer = load_tokenizer(cfg)

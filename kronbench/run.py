@@ -139,6 +139,7 @@ def run(cfg: DictConfig, run_dir: Path | None = None) -> dict[str, Any]:
                 "test": len(test_raw) if test_raw is not None else None,
             },
             "reported_split": report_split.name,
+            "note": splits.note,
         }
         if run_cfg.train.wandb and accelerator.is_main_process:
             import wandb  # optional: only imported when asked for

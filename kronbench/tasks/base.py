@@ -54,6 +54,12 @@ class Task:
 
 
 def build_task(cfg: TaskConfig, tokenizer: PreTrainedTokenizerBase, model_cfg: ModelConfig) -> Task:
-    if cfg.type not in TASK_CLASSES:
-        raise ValueError(f"task.type={cfg.type!r} has no implementation; known: {sorted(TASK_CLASSES)}")
-    return TASK_CLASSES[cfg.type](cfg, tokenizer, model_cfg)
+    """The task's implementation for this model: by `task.type`, or text-to-text (see `formats.resolve_format`)."""
+    from kronbench.tasks.formats import resolve_format
+
+    key = cfg.type
+    if cfg.type != "generation" and resolve_format(cfg, model_cfg) == "text_to_text":
+        key = "text_to_text"
+    if key not in TASK_CLASSES:
+        raise ValueError(f"task.type={key!r} has no implementation; known: {sorted(TASK_CLASSES)}")
+    return TASK_CLASSES[key](cfg, tokenizer, model_cfg)

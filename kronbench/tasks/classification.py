@@ -9,25 +9,32 @@ from torch import nn
 from torch.utils.data import DataLoader
 from transformers import DataCollatorWithPadding
 
-from kronbench.metrics import compute_classification_metrics
 from kronbench.tasks.base import Task, register_task_type
+from kronbench.tasks.formats import classification_scores, group_keys, render_text, rows
+
+
+def check_columns(task: Task, ds: Dataset, split: str, specs: list[str]) -> None:
+    """Fail early, naming the missing columns (templates and dotted paths are checked by their first key)."""
+    needed = [s.split(".")[0] for s in specs if "{" not in s]
+    missing = [c for c in needed if c not in ds.column_names]
+    if missing:
+        raise ValueError(
+            f"task {task.cfg.name!r} split {split!r}: columns {missing} not in {ds.column_names}"
+        )
 
 
 @register_task_type("classification", "regression")
 class SequenceClassificationTask(Task):
-    """Encode `text_fields` (one or two) with the model's tokenizer; labels from `label_field`."""
+    """Encode `text_fields` (one or two columns or templates) with the model's tokenizer; labels from `label_field`."""
 
     def preprocess(self, ds: Dataset, split: str) -> Dataset:
         fields = self.cfg.text_fields
-        missing = [f for f in [*fields, self.cfg.label_field] if f not in ds.column_names]
-        if missing:
-            raise ValueError(
-                f"task {self.cfg.name!r} split {split!r}: columns {missing} not in {ds.column_names}"
-            )
+        check_columns(self, ds, split, [*fields, self.cfg.label_field])
         is_regression = self.cfg.type == "regression"
 
         def encode(batch: dict) -> dict:
-            texts = [batch[f] for f in fields]
+            examples = rows(batch)
+            texts = [[render_text(r, f) for r in examples] for f in fields]
             enc = self.tokenizer(*texts, truncation=True, max_length=self.cfg.max_length)
             labels = batch[self.cfg.label_field]
             enc["labels"] = [float(x) for x in labels] if is_regression else [int(x) for x in labels]
@@ -53,4 +60,5 @@ class SequenceClassificationTask(Task):
             else:
                 preds.extend(logits.argmax(-1).cpu().tolist())
             refs.extend(labels.cpu().tolist())
-        return compute_classification_metrics(self.cfg.metrics, preds, refs)
+        groups = group_keys(self.cfg, list(raw)) if self.cfg.group_field else None
+        return classification_scores(self.cfg, preds, refs, groups)

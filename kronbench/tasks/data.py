@@ -14,6 +14,8 @@ from kronbench.config import TaskConfig
 
 
 def wanted_splits(cfg: TaskConfig) -> list[str]:
+    if cfg.split_protocol == "dev_by_article":  # trains on part of dev: no train split needed
+        return [cfg.validation_split]
     splits = [cfg.train_split, cfg.validation_split]
     if cfg.test_split:
         splits.append(cfg.test_split)
@@ -26,6 +28,10 @@ def local_split_path(cfg: TaskConfig, data_dir: str | Path, split: str) -> Path:
 
 def load_raw_splits(cfg: TaskConfig, data_dir: str | None) -> tuple[dict[str, Dataset], str]:
     """The task's splits by name, and a description of where they came from (for the run record)."""
+    if cfg.loader:  # raw official files (E2E csv, WebNLG xml, DART json/xml) or their hub versions
+        from kronbench.tasks.nlg_data import load_nlg_splits
+
+        return load_nlg_splits(cfg, data_dir)
     if data_dir:
         paths = {split: local_split_path(cfg, data_dir, split) for split in wanted_splits(cfg)}
         missing = [str(p) for p in paths.values() if not p.exists()]

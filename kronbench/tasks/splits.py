@@ -6,11 +6,15 @@ GLUE and SuperGLUE test labels are hidden, so papers carve their own test sets:
 - `train_holdout`: `holdout_size` train rows become validation, dev becomes test (Compacter protocol for large
   tasks; the KronA paper describes the 1k train rows as its test set — we follow the Compacter code it used).
 - `train_85_15`: 85% of train trains, 15% validates, dev is the test (MAdaKron paper's ablations).
+- `dev_by_article`: no train split at all (SQuAD here): `dev_train_fraction` (0.9) of the dev *articles*
+  (`article_field`, e.g. SQuAD's `title`) train, the other articles validate and are reported; no question of a
+  held-out article is ever seen in training. The record's `data.note` says so.
 Every carve uses a fixed seed (0), not the run seed, so all seeds and methods share the same split.
 """
 
 from __future__ import annotations
 
+import random
 from dataclasses import dataclass
 
 from datasets import Dataset
@@ -26,6 +30,7 @@ class Splits:
     validation: Dataset
     test: Dataset | None  # None: the validation score is the reported score
     protocol: str
+    note: str | None = None  # a sentence for the run record when the protocol departs from the usual splits
 
     def sizes(self) -> dict[str, int | None]:
         return {
@@ -35,9 +40,33 @@ class Splits:
         }
 
 
+def split_by_article(cfg: TaskConfig, dev: Dataset) -> Splits:
+    """`dev_by_article`: train on a fixed random `dev_train_fraction` of the articles, evaluate on the rest."""
+    field = cfg.article_field
+    if field not in dev.column_names:
+        raise ValueError(f"task.article_field={field!r} is not a column of {cfg.name!r}: {dev.column_names}")
+    articles = sorted(set(dev[field]))
+    random.Random(SPLIT_SEED).shuffle(articles)
+    n_train = round(len(articles) * cfg.dev_train_fraction)
+    if not 0 < n_train < len(articles):
+        raise ValueError(f"{len(articles)} articles cannot be split {cfg.dev_train_fraction:.0%} / rest")
+    in_train = set(articles[:n_train])
+    keys = dev[field]
+    train = dev.select([i for i, a in enumerate(keys) if a in in_train])
+    held_out = dev.select([i for i, a in enumerate(keys) if a not in in_train])
+    note = (
+        f"no train split used: trained on {cfg.dev_train_fraction:.0%} of the {cfg.validation_split} articles "
+        f"({n_train} of {len(articles)} by {field!r}, {len(train)} rows), evaluated on the other "
+        f"{len(articles) - n_train} articles ({len(held_out)} rows); split by article, seed {SPLIT_SEED}"
+    )
+    return Splits(train, held_out, None, "dev_by_article", note)
+
+
 def apply_protocol(cfg: TaskConfig, raw: dict[str, Dataset]) -> Splits:
-    train, dev = raw[cfg.train_split], raw[cfg.validation_split]
     protocol = cfg.split_protocol
+    if protocol == "dev_by_article":
+        return split_by_article(cfg, raw[cfg.validation_split])
+    train, dev = raw[cfg.train_split], raw[cfg.validation_split]
     if protocol == "dev_as_test":
         test = raw.get(cfg.test_split) if cfg.test_split else None
         return Splits(train, dev, test, protocol)
