@@ -190,13 +190,30 @@ class AdaLora(PeftMethod):
         return weight * torch.stack(terms).mean() if terms else None
 
 
-# (IA)^3 targets per family: keys, values and the input of the FFN's second layer (Liu et al., 2022).
-IA3_TARGETS = {
-    "bert": (["attention.self.key", "attention.self.value", "output.dense"], ["output.dense"]),
-    "roberta": (["attention.self.key", "attention.self.value", "output.dense"], ["output.dense"]),
-    "deberta": (["attention.self.key_proj", "attention.self.value_proj", "output.dense"], ["output.dense"]),
-    "t5": (["SelfAttention.k", "SelfAttention.v", "EncDecAttention.k", "EncDecAttention.v", "wo"], ["wo"]),
-    "gpt2": (["attn.c_attn", "mlp.c_proj"], ["mlp.c_proj"]),  # c_attn is the fused q/k/v projection
+# (IA)^3 per family: (targets, feedforward modules scaled on their input, excluded): keys, values and the input of
+# the FFN's second layer (Liu et al., 2022); the attention output projection shares the FFN layer's name suffix.
+IA3_TARGETS: dict[str, tuple[list[str], list[str], list[str]]] = {
+    "bert": (
+        ["attention.self.key", "attention.self.value", "output.dense"],
+        ["output.dense"],
+        ["attention.output.dense"],
+    ),
+    "roberta": (
+        ["attention.self.key", "attention.self.value", "output.dense"],
+        ["output.dense"],
+        ["attention.output.dense"],
+    ),
+    "deberta": (
+        ["attention.self.key_proj", "attention.self.value_proj", "output.dense"],
+        ["output.dense"],
+        ["attention.output.dense"],
+    ),
+    "t5": (
+        ["SelfAttention.k", "SelfAttention.v", "EncDecAttention.k", "EncDecAttention.v", "wo"],
+        ["wo"],
+        [],
+    ),
+    "gpt2": (["attn.c_attn", "mlp.c_proj"], ["mlp.c_proj"], []),  # c_attn is the fused q/k/v projection
 }
 
 
@@ -222,12 +239,16 @@ class IA3(PeftMethod):
 
     def attach(self, model: nn.Module) -> list[str]:
         cfg: IA3MethodConfig = self.config
-        names = match_modules(model, self.target_patterns(), cfg.target_regex, cfg.exclude_modules)
-        ff = cfg.feedforward_modules
-        if ff is None:
-            ff = IA3_TARGETS[self.model_cfg.family][1] if cfg.target_modules is None else []
-        # the FFN's second layer, not the attention output projection of the same name
-        ff_names = [n for n in names if name_matches(n, ff) and ".attention." not in f".{n}."]
+        _, family_ff, family_exclude = IA3_TARGETS[self.model_cfg.family]
+        defaults = cfg.target_modules is None and cfg.target_regex is None
+        exclude = [*cfg.exclude_modules, *(family_exclude if defaults else [])]
+        names = match_modules(model, self.target_patterns(), cfg.target_regex, exclude)
+        ff = (
+            cfg.feedforward_modules
+            if cfg.feedforward_modules is not None
+            else (family_ff if defaults else [])
+        )
+        ff_names = [n for n in names if name_matches(n, ff)]
         pc = IA3Config(target_modules=names, feedforward_modules=ff_names, fan_in_fan_out=False)
         inject_adapter_in_model(pc, model, adapter_name="default")
         return names
