@@ -116,7 +116,7 @@ class Cell:
 
     @property
     def std(self) -> float | None:
-        return statistics.stdev(self.scores.values()) if self.n > 1 else (0.0 if self.n else None)
+        return statistics.stdev(self.scores.values()) if self.n > 1 else None
 
     @property
     def delta(self) -> float | None:
@@ -395,11 +395,19 @@ def groups_by(records: list[dict[str, Any]], *keys: str) -> dict[tuple[Any, ...]
     return dict(sorted(out.items(), key=lambda kv: tuple(str(x) for x in kv[0])))
 
 
+def newest_versions(recs: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Plots never mix versions either: keep the (schema_version, task_version) with the most records."""
+    keys = [(r.get("schema_version") or 0, str(r.get("task_version"))) for r in recs]
+    best = max(set(keys), key=lambda k: (keys.count(k), k))
+    return [r for r, k in zip(recs, keys, strict=True) if k == best]
+
+
 def plot_params_vs_score(records: Records, out: Path) -> list[Path]:
     """Per (task, model): mean score (± std) vs trainable parameters, one point per method variant."""
     plt = _plt()
     paths = []
     for (task, model), recs in groups_by(records.completed, "task", "model").items():
+        recs = newest_versions(recs)
         fig, ax = plt.subplots(figsize=(6, 4))
         for (method, variant), grp in groups_by(recs, "method", "variant").items():
             scores = [r["metrics"]["score"] for r in grp]
@@ -425,6 +433,7 @@ def plot_factor_shapes(records: Records, out: Path, paper_dir: Path) -> list[Pat
     krona = [r for r in records.completed if r.get("method") == "krona"]
     paper = load_yaml(paper_dir / "krona_table9.yaml") if (paper_dir / "krona_table9.yaml").exists() else {}
     for (task, model), recs in groups_by(krona, "task", "model").items():
+        recs = newest_versions(recs)
         shapes: dict[str, list[float]] = defaultdict(list)
         for rec in recs:
             shape = dig(rec.get("config", {}), "method.factor_shape")
@@ -437,9 +446,6 @@ def plot_factor_shapes(records: Records, out: Path, paper_dir: Path) -> list[Pat
         means = [statistics.fmean(shapes[s]) for s in labels]
         sds = [statistics.stdev(shapes[s]) if len(shapes[s]) > 1 else 0.0 for s in labels]
         ax.bar(range(len(labels)), means, yerr=sds, capsize=4, color="#4c72b0", label="ours (mean ± std)")
-        for i, s in enumerate(labels):
-            ax.annotate(f"n={len(shapes[s])}", (i, means[i]), ha="center", va="bottom", fontsize=7,
-                        xytext=(0, 8), textcoords="offset points")  # fmt: skip
         ref = paper.get("values", {}) if task == "glue/mnli" else {}
         if ref:
             xs = [i for i, s in enumerate(labels) if s in ref]
@@ -449,6 +455,10 @@ def plot_factor_shapes(records: Records, out: Path, paper_dir: Path) -> list[Pat
         lo = min(m - s for m, s in zip(means, sds, strict=True))
         hi = max(m + s for m, s in zip(means, sds, strict=True))
         ax.set_ylim(lo - (hi - lo) * 0.5 - 0.5, hi + (hi - lo) * 0.3 + 0.5)
+        for i, s in enumerate(labels):
+            ax.text(
+                i, ax.get_ylim()[0], f"n={len(shapes[s])}\n", ha="center", va="bottom", fontsize=8, color="w"
+            )
         ax.set_xticks(range(len(labels)), labels)
         ax.set_xlabel("shape of A (B is the reverse-dividing shape)")
         ax.set_ylabel(recs[0]["metrics"].get("main_metric", "score"))
@@ -484,6 +494,7 @@ def plot_efficiency(records: Records, root: Path, out: Path) -> list[Path]:
     plt = _plt()
     paths = []
     for (task, model), recs in groups_by(records.completed, "task", "model").items():
+        recs = newest_versions(recs)
         times = {m: statistics.fmean(r["timing"]["train_seconds"] for r in g)
                  for (m,), g in groups_by(recs, "method").items() if all("timing" in r for r in g)}  # fmt: skip
         if len(times) < 2:
