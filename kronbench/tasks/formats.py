@@ -118,10 +118,14 @@ def classification_scores(
     """The task's metrics for label ids (or scores), with `INVALID` predictions counted as wrong.
 
     macro_f1 averages over the task's labels only (an invalid generation is a false negative of its gold
-    label, not a class of its own, as T5's `mean_multiclass_f1`); exact_match is MultiRC's per-question EM.
+    label, not a class of its own, as T5's `mean_multiclass_f1`); binary f1 treats it as "not label 1";
+    exact_match is MultiRC's per-question EM.
     """
-    names = [m for m in cfg.metrics if m != "exact_match"]
+    names = [m for m in cfg.metrics if m not in ("exact_match", "f1")]
     out = compute_classification_metrics(names, predictions, references) if names else {}
+    if "f1" in cfg.metrics:  # binary F1 of label 1: an invalid prediction is simply "not 1"
+        not_invalid = [0 if p == INVALID else p for p in predictions]
+        out["f1"] = compute_classification_metrics(["f1"], not_invalid, references)["f1"]
     if "macro_f1" in names and cfg.type != "regression":
         labels = list(range(len(cfg.label_names)))
         out["macro_f1"] = 100.0 * float(
