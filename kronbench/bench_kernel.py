@@ -12,7 +12,7 @@ from collections.abc import Callable
 
 import torch
 
-from kronbench.methods.kron import kron_matvec
+from kronbench.methods.kron import kron_matvec, kron_matvec_reference
 
 SHAPES = [(48, 16), (32, 24), (3, 256), (24, 32), (2, 384), (192, 4), (12, 64)]
 
@@ -58,6 +58,7 @@ def probe(tokens: int, d: int = 768) -> list[tuple[str, float]]:
     compiled = torch.compile(kron_matvec, dynamic=False)
     variants: dict[str, Callable] = {
         "krona": lambda t, a, b: kron_matvec(a, b, t),
+        "  traced": lambda t, a, b: kron_matvec_reference(a, b, t),
         "  compiled": lambda t, a, b: compiled(a, b, t),
         "  einsum": lambda t, a, b: torch.einsum("ik,jl,nkl->nij", a, b, t.view(-1, a.shape[1], b.shape[1])),
         "  lokr(kron)": lambda t, a, b: t @ torch.kron(a, b).t(),

@@ -7,7 +7,14 @@ import torch
 
 from kronbench.methods.kron import check_factor_shape, kron_flops, kron_matvec, kron_weight
 
-SHAPES = [((2, 3), (4, 5)), ((32, 24), (12, 16)), ((2, 384), (3, 2)), ((192, 4), (2, 96)), ((1, 1), (7, 9)), ((6, 8), (1, 1))]
+SHAPES = [
+    ((2, 3), (4, 5)),
+    ((32, 24), (12, 16)),
+    ((2, 384), (3, 2)),
+    ((192, 4), (2, 96)),
+    ((1, 1), (7, 9)),
+    ((6, 8), (1, 1)),
+]
 
 
 @pytest.mark.parametrize(("a_shape", "b_shape"), SHAPES)
@@ -67,3 +74,21 @@ def test_non_dividing_factor_shape_names_layer_and_valid_shapes():
     assert "bert.encoder.layer.0.attention.self.query" in message
     assert "(5, 7)" in message and "d_out=384" in message and "Valid shapes include" in message
     assert check_factor_shape((32, 24), 384, 384, "q") == (12, 16)
+
+
+@pytest.mark.parametrize(("a_shape", "b_shape"), SHAPES)
+def test_fused_node_matches_traced_reference_and_partial_grads(a_shape, b_shape):
+    """The one-node autograd Function equals the traced reshape/matmul version, also for non-contiguous input
+    and when only some inputs need gradients (frozen factor, frozen input)."""
+    from kronbench.methods.kron import kron_matvec_reference
+
+    torch.manual_seed(3)
+    a = torch.randn(*a_shape, dtype=torch.float64, requires_grad=True)
+    b = torch.randn(*b_shape, dtype=torch.float64)
+    x = torch.randn(a_shape[1] * b_shape[1], 6, dtype=torch.float64).t()  # non-contiguous (6, d_in)
+    g = torch.randn(6, a_shape[0] * b_shape[0], dtype=torch.float64)
+    ours = kron_matvec(a, b, x)
+    torch.testing.assert_close(ours, kron_matvec_reference(a, b, x))
+    (ga,) = torch.autograd.grad((ours * g).sum(), (a,))
+    (ref,) = torch.autograd.grad(((x @ torch.kron(a, b).T) * g).sum(), (a,))
+    torch.testing.assert_close(ga, ref)
