@@ -107,10 +107,14 @@ class TaskConfig:
     # --- issue 4: SuperGLUE, SQuAD, NLG, text-to-text (all defaulted: older YAMLs keep working) ---
     format: str = "auto"  # one of TASK_FORMATS; e.g. task.format=classification_head for T5 with a head
     prefix: str | None = None  # T5 task prefix ("rte", "cb", ...); default: hub_config
-    label_words: list[str] = field(default_factory=list)  # text-to-text targets per label; default label_names
+    label_words: list[str] = field(
+        default_factory=list
+    )  # text-to-text targets per label; default label_names
     t2t_fields: list[str] = field(default_factory=list)  # columns rendered "name: value" in T5 inputs
     choice_fields: list[str] = field(default_factory=list)  # multiple choice: one column per choice
-    group_field: str | None = None  # MultiRC: rows sharing these (dotted, comma-separated) fields = one question
+    group_field: str | None = (
+        None  # MultiRC: rows sharing these (dotted, comma-separated) fields = one question
+    )
     loader: str | None = None  # raw-file loader ("e2e", "webnlg", "dart"); None: <split>.jsonl / hub
     generation: GenerationSettings = field(default_factory=GenerationSettings)
     doc_stride: int = 128  # SQuAD: overlap between sliding windows over a long context

@@ -102,7 +102,10 @@ def weights_source(cfg: ModelConfig) -> str:
 def load_config(cfg: ModelConfig, task: TaskConfig) -> PretrainedConfig:
     """The HF config with task-head fields and `config_overrides` applied."""
     kwargs = dict(cfg.config_overrides)
-    if task.type in ("classification", "regression", "record") and resolve_format(task, cfg) != "text_to_text":
+    if (
+        task.type in ("classification", "regression", "record")
+        and resolve_format(task, cfg) != "text_to_text"
+    ):
         kwargs["num_labels"] = task.num_labels
         if task.type == "regression":
             kwargs["problem_type"] = "regression"

@@ -32,10 +32,23 @@ from kronbench.tasks.splits import apply_protocol
 from tests.conftest import DATA_DIR, SHARED, compose_config
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures" / "data"
-RECORD_SECTIONS = ("config", "overrides", "seed", "metrics", "params", "timing", "memory", "data", "env", "status")
+RECORD_SECTIONS = (
+    "config",
+    "overrides",
+    "seed",
+    "metrics",
+    "params",
+    "timing",
+    "memory",
+    "data",
+    "env",
+    "status",
+)
 
 
-def quick_run(tmp_path: Path, model: str, task: str, *extra: str, data_dir: Path = DATA_DIR) -> dict[str, Any]:
+def quick_run(
+    tmp_path: Path, model: str, task: str, *extra: str, data_dir: Path = DATA_DIR
+) -> dict[str, Any]:
     """A few optimizer steps of `model` on `task` (full fine-tuning), checked for a valid completed record."""
     cfg = compose_config(
         f"model={model}",
@@ -93,8 +106,19 @@ def test_invalid_generations_count_wrong_and_macro_f1_uses_task_labels():
 
 def test_stsb_targets_round_to_point_two_and_parse_back():
     # halves round to even, as T5's tf.round / np.round: 2.5 * 5 = 12.5 -> 12 -> "2.4"
-    assert [regression_target(x) for x in (3.8, 3.79, 3.9, 0.0, 5.0, 2.5)] == ["3.8", "3.8", "4.0", "0.0", "5.0", "2.4"]
-    assert parse_regression("3.8") == 3.8 and parse_regression("four") == -1.0 and parse_regression("nan") == -1.0
+    assert [regression_target(x) for x in (3.8, 3.79, 3.9, 0.0, 5.0, 2.5)] == [
+        "3.8",
+        "3.8",
+        "4.0",
+        "0.0",
+        "5.0",
+        "2.4",
+    ]
+    assert (
+        parse_regression("3.8") == 3.8
+        and parse_regression("four") == -1.0
+        and parse_regression("nan") == -1.0
+    )
 
 
 def test_binary_f1_treats_invalid_as_negative():
@@ -133,9 +157,15 @@ def test_format_resolution_per_family():
 
 def test_linearisation_as_lora_data():
     mr = "name[The Vaults], eatType[pub], priceRange[more than £30], near[Café Adriatic]"
-    assert linearise_e2e(mr) == "name : The Vaults | eatType : pub | priceRange : more than £30 | near : Café Adriatic"
+    assert (
+        linearise_e2e(mr)
+        == "name : The Vaults | eatType : pub | priceRange : more than £30 | near : Café Adriatic"
+    )
     triples = [("Aarhus_Airport", "cityServed", "Aarhus"), ("Aarhus", "leaderName", '"Jacob Bundsgaard"')]
-    assert linearise_triples(triples) == "Aarhus Airport : cityServed : Aarhus | Aarhus : leaderName : Jacob Bundsgaard"
+    assert (
+        linearise_triples(triples)
+        == "Aarhus Airport : cityServed : Aarhus | Aarhus : leaderName : Jacob Bundsgaard"
+    )
 
 
 # ------------------------------------------------------------------------------------------- split protocols
@@ -143,7 +173,13 @@ def test_linearisation_as_lora_data():
 
 def test_dev_by_article_is_disjoint_by_title_and_reproducible():
     dev = Dataset.from_dict({"title": [f"t{i // 3}" for i in range(60)], "id": [str(i) for i in range(60)]})
-    cfg = task_cfg(split_protocol="dev_by_article", type="span_extraction", label_names=[], metrics=["f1"], main_metric="f1")
+    cfg = task_cfg(
+        split_protocol="dev_by_article",
+        type="span_extraction",
+        label_names=[],
+        metrics=["f1"],
+        main_metric="f1",
+    )
     a = apply_protocol(cfg, {"validation": dev})
     b = apply_protocol(cfg, {"validation": dev})
     assert a.protocol == "dev_by_article" and a.test is None and "90%" in (a.note or "")
@@ -155,7 +191,9 @@ def test_dev_by_article_is_disjoint_by_title_and_reproducible():
 # ----------------------------------------------------------------------------- SQuAD scorer on the official file
 
 
-@pytest.mark.skipif(not (SHARED / "data" / "squad" / "dev-v1.1.json").exists(), reason="official SQuAD file missing")
+@pytest.mark.skipif(
+    not (SHARED / "data" / "squad" / "dev-v1.1.json").exists(), reason="official SQuAD file missing"
+)
 def test_squad_scorer_on_official_dev_v11():
     data = json.loads((SHARED / "data" / "squad" / "dev-v1.1.json").read_text())
     refs = {
@@ -174,7 +212,9 @@ def test_squad_scorer_on_official_dev_v11():
     preds = {
         ids[0]: "the Denver Broncos!",  # normalises to the gold: EM 1, F1 1
         ids[1]: "Panthers",  # EM 0; F1: P 1/1, R 1/2 -> 2/3
-        ids[2]: "Stadium in California",  # best gold "Levi's Stadium in ... Santa Clara, California." (11 tokens):
+        ids[
+            2
+        ]: "Stadium in California",  # best gold "Levi's Stadium in ... Santa Clara, California." (11 tokens):
         # common "stadium", "in", "california" = 3 -> P 3/3, R 3/11 -> F1 3/7
         ids[3]: "Broncos of Denver Colorado",  # P 2/4, R 2/2 -> 2/3
     }

@@ -14,15 +14,24 @@ ARTICLES = "task.split_protocol=dev_by_article"
 
 @pytest.mark.parametrize("model", ["tiny-bert", "tiny-roberta", "tiny-deberta", "tiny-gpt2", "tiny-t5"])
 def test_squad_v11_dev_by_article(tmp_path, model):
-    record = quick_run(tmp_path, model, "squad", ARTICLES)
+    record = quick_run(tmp_path, model, "squad", ARTICLES, "task.generation.max_new_tokens=4")
     data = record["data"]
-    assert data["split_protocol"] == "dev_by_article" and "90%" in data["note"] and "by 'title'" in data["note"]
+    assert (
+        data["split_protocol"] == "dev_by_article" and "90%" in data["note"] and "by 'title'" in data["note"]
+    )
     assert data["raw_sizes"]["train"] + data["raw_sizes"]["validation"] == 10570
 
 
 @pytest.mark.parametrize("model", ["tiny-bert", "tiny-t5"])
 def test_squad_v2_fixture_reports_null_answer_scores(tmp_path, model):
-    record = quick_run(tmp_path, model, "squad_v2", "train.max_eval_samples=9", data_dir=FIXTURES)
+    record = quick_run(
+        tmp_path,
+        model,
+        "squad_v2",
+        "train.max_eval_samples=9",
+        "task.generation.max_new_tokens=4",
+        data_dir=FIXTURES,
+    )
     metrics = record["metrics"]["report"]["metrics"]
     assert {"exact_match", "f1", "has_ans_f1", "no_ans_f1"} <= set(metrics)
 
@@ -36,14 +45,26 @@ def test_squad_postprocess_picks_best_span_and_null():
     from kronbench.tasks import build_task
     from tests.conftest import compose_config
 
-    cfg = to_run_config(compose_config("model=tiny-bert", "task=squad", "task.max_length=64", "task.doc_stride=16"))
+    cfg = to_run_config(
+        compose_config("model=tiny-bert", "task=squad", "task.max_length=64", "task.doc_stride=16")
+    )
     tok = load_tokenizer(cfg.model)
     task = build_task(cfg.task, tok, cfg.model)
     from datasets import Dataset
 
-    context = "The quick brown fox jumps over the lazy dog near the river bank in the early morning light. " * 3
+    context = (
+        "The quick brown fox jumps over the lazy dog near the river bank in the early morning light. " * 5
+    )
     raw = Dataset.from_list(
-        [{"id": "q1", "title": "t", "context": context, "question": "Who jumps?", "answers": {"text": ["quick brown fox"], "answer_start": [4]}}]
+        [
+            {
+                "id": "q1",
+                "title": "t",
+                "context": context,
+                "question": "Who jumps?",
+                "answers": {"text": ["quick brown fox"], "answer_start": [4]},
+            }
+        ]
     )
     feats = task.preprocess(raw, "validation")
     assert len(feats) > 1  # the context is split into overlapping windows

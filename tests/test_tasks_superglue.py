@@ -36,9 +36,10 @@ def test_local_superglue_runs(tmp_path, model, task):
 
 def test_t5_with_classification_head(tmp_path):
     record = quick_run(tmp_path, "tiny-t5", "super_glue/cb", "task.format=classification_head")
-    assert any("classification_head" in n for n in record["params"].get("trainable_names", [])) or record[
-        "params"
-    ]["trainable"] > 0
+    assert (
+        any("classification_head" in n for n in record["params"].get("trainable_names", []))
+        or record["params"]["trainable"] > 0
+    )
 
 
 FIXTURE_RUNS = [

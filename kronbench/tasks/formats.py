@@ -30,7 +30,11 @@ def resolve_format(cfg: TaskConfig, model_cfg: ModelConfig) -> str:
         return "text_to_text"
     if cfg.format != "auto":
         return cfg.format
-    return "text_to_text" if model_cfg.family == "t5" and cfg.type in T2T_DEFAULT_TYPES else "classification_head"
+    return (
+        "text_to_text"
+        if model_cfg.family == "t5" and cfg.type in T2T_DEFAULT_TYPES
+        else "classification_head"
+    )
 
 
 def field_value(row: Mapping[str, Any], name: str) -> Any:
@@ -101,7 +105,9 @@ def map_label_word(text: str, words: Sequence[str]) -> int:
     return INVALID
 
 
-def grouped_exact_match(predictions: Sequence[int], references: Sequence[int], groups: Sequence[Any]) -> float:
+def grouped_exact_match(
+    predictions: Sequence[int], references: Sequence[int], groups: Sequence[Any]
+) -> float:
     """MultiRC EM in percent: a question counts only if every one of its answer options is labelled right."""
     correct: dict[Any, bool] = defaultdict(lambda: True)
     for p, r, g in zip(predictions, references, groups, strict=True):

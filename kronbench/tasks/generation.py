@@ -52,7 +52,9 @@ class GenerationTask(Task):
     def _eos(self) -> int:
         eos = self.tokenizer.eos_token_id
         if eos is None:
-            raise ValueError(f"tokenizer of {self.model_cfg.name!r} has no EOS token: cannot end a generation")
+            raise ValueError(
+                f"tokenizer of {self.model_cfg.name!r} has no EOS token: cannot end a generation"
+            )
         return eos
 
     def preprocess(self, ds: Dataset, split: str) -> Dataset:
@@ -65,13 +67,17 @@ class GenerationTask(Task):
                 ids = self._ids(sources, cfg.max_length)
             return Dataset.from_dict({"input_ids": ids, "example_idx": list(range(len(ids)))})
         pairs = [
-            (s, t) for s, refs in zip(sources, targets, strict=True) for t in (refs if self.explode_references else refs[:1])
+            (s, t)
+            for s, refs in zip(sources, targets, strict=True)
+            for t in (refs if self.explode_references else refs[:1])
         ]
         src = [p[0] for p in pairs]
         tgt = [p[1] for p in pairs]
         max_t = cfg.generation.max_target_length
         if not self.decoder_only:
-            return Dataset.from_dict({"input_ids": self._ids(src, cfg.max_length), "labels": self._ids(tgt, max_t)})
+            return Dataset.from_dict(
+                {"input_ids": self._ids(src, cfg.max_length), "labels": self._ids(tgt, max_t)}
+            )
         eos = self._eos()
         src_ids = [x[: cfg.max_length - 1] + [eos] for x in self._ids(src, cfg.max_length)]
         tgt_ids = [x[: max_t - 1] + [eos] for x in self._ids([" " + t for t in tgt], max_t)]
@@ -84,7 +90,9 @@ class GenerationTask(Task):
 
     def collate(self, features: list[dict]) -> dict[str, torch.Tensor]:
         pad = self.tokenizer.pad_token_id
-        left = self.decoder_only and "labels" not in features[0]  # decoder-only generation continues on the right
+        left = (
+            self.decoder_only and "labels" not in features[0]
+        )  # decoder-only generation continues on the right
         width = max(len(f["input_ids"]) for f in features)
         ids, mask = [], []
         for f in features:
@@ -94,7 +102,9 @@ class GenerationTask(Task):
         out = {"input_ids": torch.tensor(ids), "attention_mask": torch.tensor(mask)}
         if "labels" in features[0]:
             lwidth = max(len(f["labels"]) for f in features)
-            out["labels"] = torch.tensor([list(f["labels"]) + [-100] * (lwidth - len(f["labels"])) for f in features])
+            out["labels"] = torch.tensor(
+                [list(f["labels"]) + [-100] * (lwidth - len(f["labels"])) for f in features]
+            )
         if "example_idx" in features[0]:
             out["example_idx"] = torch.tensor([f["example_idx"] for f in features])
         return out

@@ -20,7 +20,9 @@ class MultipleChoiceTask(Task):
     def preprocess(self, ds: Dataset, split: str) -> Dataset:
         cfg = self.cfg
         if not cfg.choice_fields or len(cfg.text_fields) != 1:
-            raise ValueError(f"task {cfg.name!r}: multiple_choice needs choice_fields and one text_fields entry")
+            raise ValueError(
+                f"task {cfg.name!r}: multiple_choice needs choice_fields and one text_fields entry"
+            )
         check_columns(self, ds, split, [*cfg.text_fields, *cfg.choice_fields, cfg.label_field])
         n = len(cfg.choice_fields)
 

@@ -117,7 +117,11 @@ def webnlg_hub(cfg: TaskConfig, split: str) -> list[Row]:
     ]
 
 
-DART_FILES = {"train": "dart-v1.1.1-full-train", "validation": "dart-v1.1.1-full-dev", "test": "dart-v1.1.1-full-test"}
+DART_FILES = {
+    "train": "dart-v1.1.1-full-train",
+    "validation": "dart-v1.1.1-full-dev",
+    "test": "dart-v1.1.1-full-test",
+}
 
 
 def dart_json_rows(records: list[dict]) -> list[Row]:
@@ -183,7 +187,9 @@ def load_nlg_splits(cfg: TaskConfig, data_dir: str | None) -> tuple[dict[str, Da
                 f"({type(err).__name__}: {err}); set data_dir=<folder> holding the official files"
             ) from err
         source = f"hub:{cfg.hub_path}/{cfg.hub_config}@{cfg.revision or 'main'}"
-    if cfg.loader == "webnlg":  # seen = the category occurs in training data (WebNLG 2017's seen/unseen split)
+    if (
+        cfg.loader == "webnlg"
+    ):  # seen = the category occurs in training data (WebNLG 2017's seen/unseen split)
         seen = {r["category"] for r in rows[cfg.train_split]}
         for split_rows in rows.values():
             for r in split_rows:
