@@ -17,7 +17,7 @@ from kronbench.train import training_loss
 from tests.test_sites_mixture import batch_for, composed, tiny_model
 
 PEFT = ["dora", "adalora", "ia3", "vera", "lokr"]
-OURS = ["houlsby", "pfeiffer", "parallel_adapter", "compacter", "compacter_pp", "adamix", "dylora"]
+OURS = ["houlsby", "pfeiffer", "parallel_adapter", "compacter", "compacter_pp", "adamix", "dylora", "unipelt"]
 METHODS = PEFT + OURS
 MERGEABLE = ["dora", "adalora", "ia3", "vera", "lokr", "dylora"]
 TINY = {"lokr": ["method.factor_shape=[4,8]"], "adamix": ["method.r=8"]}

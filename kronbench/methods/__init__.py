@@ -12,6 +12,7 @@ from kronbench.methods import (  # noqa: F401  (issue 3: the Kronecker family; i
     krona,
     krona_block,
     peft_methods,
+    unipelt,
 )
 from kronbench.methods.base import MergeableLayer, Method
 
