@@ -6,6 +6,6 @@ python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upg
 export PYTHONPATH=/tmp/site:$PWD
 mkdir -p /tmp/data && tar -C /tmp/data -xzf .carry/data.tar.gz
 export DATA_DIR=/tmp/data KRONBENCH_DATA_DIR=/tmp/data
-export KRONBENCH_MINILM_PATH=$PWD/.carry/minilm
+export KRONBENCH_MINILM_PATH=$PWD/.carry/minilm KRONBENCH_SHARED=$PWD/.carry/shared  # tokenizers for the random-init models
 export HF_HUB_OFFLINE=1 HF_DATASETS_OFFLINE=1 TOKENIZERS_PARALLELISM=false PYTHONUNBUFFERED=1
 set +e
