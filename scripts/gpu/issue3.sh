@@ -1,4 +1,6 @@
 # Issue 3 (Kronecker family) GPU runs: MiniLM, seed 0, full training of krona_b, krona_b_res, adakron,
+# NOTE: the adakron / madakron lines below did not finish within the GPU call; their committed records come from
+# scripts/gpu/adapters_final.sh (AdamW, 6 epochs). KronA^B MRPC at lr 1e-3: scripts/gpu/issue3_rerun.sh.
 # madakron_partial, madakron_full, cdka on GLUE MRPC and STS-B (12 runs).
 # Run on a GPU machine after `source scripts/gpu/setup.sh`: scripts/gpu/run_jobs.sh 6 scripts/gpu/issue3.sh
 #

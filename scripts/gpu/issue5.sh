@@ -1,4 +1,7 @@
 # Issue 5 (the papers' baselines) GPU runs: MiniLM, seed 0, full training of houlsby, pfeiffer, parallel_adapter,
+# NOTE: the adapter-family lines below (houlsby, pfeiffer, parallel_adapter, compacter, adamix) ran out of GPU time or,
+# with relative-step Adafactor, did not learn (STS-B Pearson 4-26); their committed records come from
+# scripts/gpu/adapters_final.sh (AdamW). The ia3 / vera / dora records come from this file.
 # compacter, ia3, vera, adamix, dora on GLUE MRPC and STS-B (16 runs).
 # (One self-contained line per run: run_jobs.sh evaluates each line on its own.)
 # Run on a GPU machine after `source scripts/gpu/setup.sh`: scripts/gpu/run_jobs.sh 8 scripts/gpu/issue5.sh
