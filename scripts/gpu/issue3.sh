@@ -1,6 +1,4 @@
 # Issue 3 (Kronecker family) GPU runs: MiniLM, seed 0, full training of krona_b, krona_b_res, adakron,
-# NOTE: the adakron / madakron lines below did not finish within the GPU call; their committed records come from
-# scripts/gpu/adapters_final.sh (AdamW, 6 epochs). KronA^B MRPC at lr 1e-3: scripts/gpu/issue3_rerun.sh.
 # madakron_partial, madakron_full, cdka on GLUE MRPC and STS-B (12 runs).
 # Run on a GPU machine after `source scripts/gpu/setup.sh`: scripts/gpu/run_jobs.sh 6 scripts/gpu/issue3.sh
 #
@@ -12,6 +10,8 @@
 #   (MRPC) / 80 (STS-B) do not fit this session's GPU budget: we run 10 (a first try at 30 / 20 ran out of time).
 # CDKA (best available reading, unverified): no published hyperparameters at hand; KronA-like adapter settings,
 #   lr 2e-3, batch 32, 20 epochs, warmup 6%, defaults r1=2, r2=8, r=4, alpha=16 on query/value.
+# NOTE: the adakron / madakron lines below did not finish within the GPU call; their committed records come from
+# scripts/gpu/adapters_final.sh (AdamW, 6 epochs). KronA^B MRPC at lr 1e-3: scripts/gpu/issue3_rerun.sh.
 python -m kronbench model=minilm task=glue/mrpc method=krona_b train=gpu train.lr=5e-3 train.batch_size=100 train.epochs=20 train.warmup_ratio=0.06 'method.factor_shape=[32,24]' method.scale=16 method.bias=1 data_dir=$DATA_DIR seed=0
 python -m kronbench model=minilm task=glue/stsb method=krona_b train=gpu train.lr=1e-3 train.batch_size=100 train.epochs=20 train.warmup_ratio=0.06 'method.factor_shape=[32,24]' method.scale=16 method.bias=1 data_dir=$DATA_DIR seed=0
 python -m kronbench model=minilm task=glue/mrpc method=krona_b_res train=gpu train.lr=5e-3 train.batch_size=100 train.epochs=20 train.warmup_ratio=0.06 'method.factor_shape=[32,24]' method.scale=16 method.bias=2 data_dir=$DATA_DIR seed=0

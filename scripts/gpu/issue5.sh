@@ -1,7 +1,4 @@
 # Issue 5 (the papers' baselines) GPU runs: MiniLM, seed 0, full training of houlsby, pfeiffer, parallel_adapter,
-# NOTE: the adapter-family lines below (houlsby, pfeiffer, parallel_adapter, compacter, adamix) ran out of GPU time or,
-# with relative-step Adafactor, did not learn (STS-B Pearson 4-26); their committed records come from
-# scripts/gpu/adapters_final.sh (AdamW). The ia3 / vera / dora records come from this file.
 # compacter, ia3, vera, adamix, dora on GLUE MRPC and STS-B (16 runs).
 # (One self-contained line per run: run_jobs.sh evaluates each line on its own.)
 # Run on a GPU machine after `source scripts/gpu/setup.sh`: scripts/gpu/run_jobs.sh 8 scripts/gpu/issue5.sh
@@ -16,6 +13,9 @@
 #   epochs and warmup as above, no weight decay: DoRA = LoRA's RoBERTa-base GLUE lr 4e-4 (LoRA paper Table 9; DoRA
 #   keeps LoRA's settings), r=8; VeRA lr 1e-2 (VeRA paper Table 8, RoBERTa-base MRPC/STS-B), r=8 (MAdaKron App. A.3);
 #   (IA)^3 lr 3e-3 (T-Few paper).
+# NOTE: the adapter-family lines below (houlsby, pfeiffer, parallel_adapter, compacter, adamix) ran out of GPU time or,
+# with relative-step Adafactor, did not learn (STS-B Pearson 4-26); their committed records come from
+# scripts/gpu/adapters_final.sh (AdamW). The ia3 / vera / dora records come from this file.
 python -m kronbench model=minilm method=houlsby task=glue/mrpc train.batch_size=16 train.epochs=10 train=gpu train.optimizer=adafactor train.adafactor_relative_step=true train.weight_decay=0.1 train.warmup_ratio=0.06 method.r=48 data_dir=$DATA_DIR seed=0
 python -m kronbench model=minilm method=houlsby task=glue/stsb train.batch_size=32 train.epochs=10 train=gpu train.optimizer=adafactor train.adafactor_relative_step=true train.weight_decay=0.1 train.warmup_ratio=0.06 method.r=48 data_dir=$DATA_DIR seed=0
 python -m kronbench model=minilm method=pfeiffer task=glue/mrpc train.batch_size=16 train.epochs=10 train=gpu train.optimizer=adafactor train.adafactor_relative_step=true train.weight_decay=0.1 train.warmup_ratio=0.06 method.r=48 data_dir=$DATA_DIR seed=0
