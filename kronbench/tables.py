@@ -408,19 +408,22 @@ def plot_params_vs_score(records: Records, out: Path) -> list[Path]:
     paths = []
     for (task, model), recs in groups_by(records.completed, "task", "model").items():
         recs = newest_versions(recs)
-        fig, ax = plt.subplots(figsize=(6, 4))
-        for (method, variant), grp in groups_by(recs, "method", "variant").items():
+        fig, ax = plt.subplots(figsize=(9, 4.5))
+        markers = "osD^vP*Xh<>"
+        for i, ((method, variant), grp) in enumerate(groups_by(recs, "method", "variant").items()):
             scores = [r["metrics"]["score"] for r in grp]
             params = grp[0].get("params", {}).get("trainable") or 1
             sd = statistics.stdev(scores) if len(scores) > 1 else 0.0
-            ax.errorbar(params, statistics.fmean(scores), yerr=sd, fmt="o", capsize=3,
+            ax.errorbar(params, statistics.fmean(scores), yerr=sd, fmt=markers[i // 10 % len(markers)], capsize=3,
                         label=f"{method} ({variant.rsplit('-', 1)[0]}, n={len(scores)})")  # fmt: skip
         ax.set_xscale("log")
         ax.set_xlabel("trainable parameters")
         ax.set_ylabel(recs[0]["metrics"].get("main_metric", "score"))
         ax.set_title(f"{task} — {model}")
         ax.grid(alpha=0.3)
-        ax.legend(fontsize=7, loc="best")
+        # outside the axes: with many methods an inside legend hides the points
+        ax.legend(fontsize=6.5, loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0.0)
+        fig.tight_layout()
         paths += save(fig, out, f"params_vs_score_{task.replace('/', '-')}_{model}")
         plt.close(fig)
     return paths
