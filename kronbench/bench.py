@@ -289,7 +289,7 @@ def bench_infer(
         if method is None or not method.mergeable:
             raise Skip(f"method {entry['method']!r} is not mergeable")
         with torch.no_grad():
-            method.merge(model)
+            model = method.merge_and_unload(model)  # the deployable model: the base architecture exactly
     forward = torch.compile(model) if compiled else model
     batch = make_batch(spec, proto["batch_size"], proto["seq_len"], device, train=False)
     lat = []

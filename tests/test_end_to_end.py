@@ -190,3 +190,28 @@ def test_wandb_offline_logging_writes_a_local_run(tmp_path, monkeypatch):
     record = run(cfg, run_dir=tmp_path)
     assert record["status"] == "completed"
     assert list((tmp_path / "wandb").glob("offline-run-*")), "no offline W&B run directory was written"
+
+
+@pytest.mark.parametrize("method", ["krona", "lora", "cdka"])
+def test_merge_and_unload_gives_the_base_architecture_with_equal_logits(method):
+    from kronbench.models import load_model
+    from kronbench.registry import get_method
+    from kronbench.run import to_run_config
+
+    extra = ["method.factor_shape=[4,8]"] if method == "krona" else []
+    cfg = to_run_config(compose_config(f"method={method}", "model=tiny-bert", *extra))
+    torch.manual_seed(0)
+    model, tok = load_model(cfg.model, cfg.task)
+    reference_types = [type(m) for m in model.modules()]
+    m = get_method(method)(cfg.method, cfg.model)
+    m.apply(model)
+    with torch.no_grad():
+        for name, p in model.named_parameters():
+            if p.requires_grad and "classifier" not in name:
+                p.add_(0.05 * torch.randn_like(p))
+    model.eval()
+    batch = tok(["a short sentence", "and another"], ["one", "two"], return_tensors="pt", padding=True)
+    before = model(**batch).logits
+    unloaded = m.merge_and_unload(model)
+    assert [type(x) for x in unloaded.modules()] == reference_types
+    torch.testing.assert_close(unloaded(**batch).logits, before, rtol=1e-5, atol=1e-5)

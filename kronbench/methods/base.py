@@ -93,6 +93,22 @@ class Method:
             if not layer.merged:
                 layer.merge()
 
+    def merge_and_unload(self, model: nn.Module) -> nn.Module:
+        """Merge, then replace every wrapper by its (merged) base layer: the deployable model, with exactly the
+        base architecture, so inference costs what the base model costs (no wrapper call per layer)."""
+        from kronbench.inject import set_submodule
+
+        self.merge(model)
+        wrappers = [
+            (name, module)
+            for name, module in model.named_modules()
+            if name and isinstance(module, (MergeableLayer, BaseTunerLayer))
+        ]
+        for name, module in wrappers:
+            base = module.get_base_layer() if isinstance(module, BaseTunerLayer) else module.base
+            set_submodule(model, name, base)
+        return model
+
     def unmerge(self, model: nn.Module) -> None:
         for layer in self.mergeable_layers(model):
             if layer.merged:
