@@ -9,22 +9,27 @@ from peft.tuners.tuners_utils import BaseTunerLayer
 from torch import nn
 
 from kronbench.config import MethodConfig, ModelConfig
-from kronbench.inject import AttachReport, count_parameters, freeze_all, unfreeze_head
+from kronbench.inject import AttachReport, add_to_weight, count_parameters, freeze_all, unfreeze_head
 
 
 class MergeableLayer(nn.Module):
-    """A wrapper around a frozen layer whose update can be folded into the layer's weight and taken out again."""
+    """A wrapper around a frozen linear layer `self.base` whose update `delta_weight()` (in `(d_out, d_in)`
+    layout) can be folded into the layer's weight and taken out again. Subclasses return `base(x)` alone while
+    `merged` is set."""
 
+    base: nn.Module
     merged: bool = False
 
     def delta_weight(self) -> torch.Tensor:  # (d_out, d_in)
         raise NotImplementedError
 
     def merge(self) -> None:
-        raise NotImplementedError
+        add_to_weight(self.base, self.delta_weight())
+        self.merged = True
 
     def unmerge(self) -> None:
-        raise NotImplementedError
+        add_to_weight(self.base, -self.delta_weight())
+        self.merged = False
 
 
 class Method:

@@ -18,7 +18,7 @@ import torch
 from torch import nn
 
 from kronbench.config import MethodConfig
-from kronbench.inject import add_to_weight, linear_dims, match_modules, replace_modules
+from kronbench.inject import linear_dims, match_modules, replace_modules
 from kronbench.methods.base import MergeableLayer, Method
 from kronbench.methods.kron import divisor_pairs, kron_matvec
 from kronbench.registry import register_method
@@ -120,14 +120,6 @@ class CDKALinear(MergeableLayer):
         return self.scale * sum(
             torch.kron(self.cdka_b[i], self.cdka_a[i]) for i in range(self.cdka_a.shape[0])
         )
-
-    def merge(self) -> None:
-        add_to_weight(self.base, self.delta_weight())
-        self.merged = True
-
-    def unmerge(self) -> None:
-        add_to_weight(self.base, -self.delta_weight())
-        self.merged = False
 
 
 @register_method("cdka", CDKAConfig)

@@ -15,7 +15,7 @@ import torch
 from torch import nn
 
 from kronbench.config import MethodConfig
-from kronbench.inject import add_to_weight, linear_dims, match_modules, replace_modules
+from kronbench.inject import linear_dims, match_modules, replace_modules
 from kronbench.methods.base import MergeableLayer, Method
 from kronbench.registry import register_method
 
@@ -79,14 +79,6 @@ class DyLoraLinear(MergeableLayer):
     def delta_weight(self) -> torch.Tensor:
         b = self.eval_rank
         return (self.cfg.alpha / b) * self.lora_b[:, :b] @ self.lora_a[:b]
-
-    def merge(self) -> None:
-        add_to_weight(self.base, self.delta_weight())
-        self.merged = True
-
-    def unmerge(self) -> None:
-        add_to_weight(self.base, -self.delta_weight())
-        self.merged = False
 
 
 @register_method("dylora", DyLoraConfig)

@@ -14,7 +14,7 @@ import torch
 from torch import nn
 
 from kronbench.config import MethodConfig
-from kronbench.inject import add_to_weight, linear_dims, match_modules, replace_modules
+from kronbench.inject import linear_dims, match_modules, replace_modules
 from kronbench.methods.base import MergeableLayer, Method
 from kronbench.methods.kron import check_factor_shape, kron_matvec, kron_weight
 from kronbench.registry import register_method
@@ -82,14 +82,6 @@ class KronALinear(MergeableLayer):
 
     def delta_weight(self) -> torch.Tensor:
         return self.scale * kron_weight(self.kron_a, self.kron_b)
-
-    def merge(self) -> None:
-        add_to_weight(self.base, self.delta_weight())
-        self.merged = True
-
-    def unmerge(self) -> None:
-        add_to_weight(self.base, -self.delta_weight())
-        self.merged = False
 
 
 @register_method("krona", KronAConfig)
