@@ -512,22 +512,33 @@ def plot_efficiency(records: Records, root: Path, out: Path) -> list[Path]:
         ax.tick_params(axis="x", rotation=30)
         paths += save(fig, out, f"training_time_{task.replace('/', '-')}_{model}")
         plt.close(fig)
-    bench = bench_records(root)
-    by_model = groups_by(bench, "model")
-    for (model,), recs in by_model.items():
+    # one plot per (model, precision, mode, protocol): never mix settings; bars by record name (merged variants too)
+    bench = [r for r in bench_records(root) if r.get("kind") == "infer" and r.get("status") == "completed"]
+    for (model, precision, compiled, proto), recs in groups_by(
+        bench, "model", "precision", "compile", "protocol_name"
+    ).items():
         lat = {}
-        for rec in recs:
-            value = first_number(rec, "latency_ms", "inference.latency_ms", "metrics.latency_ms", "latency")
+        for rec in sorted(recs, key=lambda r: (r.get("name") != "base", r.get("name", ""))):
+            value = first_number(rec, "latency_ms", "metrics.latency_ms")
             if value is not None:
-                lat[rec["method"]] = value
-        if not lat:
+                lat[rec.get("name") or rec["method"]] = (value, (rec.get("ratios") or {}).get("latency_ms"))
+        if len(lat) < 2:
             continue
-        fig, ax = plt.subplots(figsize=(6, 3.5))
-        ax.bar(list(lat), list(lat.values()), color="#c44e52")
+        fig, ax = plt.subplots(figsize=(7, 3.8))
+        bars = ax.bar(list(lat), [v for v, _ in lat.values()], color="#c44e52")
+        for bar, (_, ratio) in zip(bars, lat.values(), strict=True):
+            if ratio is not None:
+                ax.annotate(f"{ratio:.2f}×", (bar.get_x() + bar.get_width() / 2, bar.get_height()),
+                            ha="center", va="bottom", fontsize=7)  # fmt: skip
         ax.set_ylabel("inference latency (ms)")
-        ax.set_title(f"Inference latency — {model} (results/bench)")
+        mode = "compile" if compiled else "eager"
+        ax.set_title(
+            f"Inference latency — {model}, {precision} {mode}, {proto} protocol (× base, same process)"
+        )
+        ax.title.set_fontsize(9)
         ax.tick_params(axis="x", rotation=30)
-        paths += save(fig, out, f"latency_{model}")
+        fig.tight_layout()
+        paths += save(fig, out, f"latency_{model}_{precision}-{mode}_{proto}")
         plt.close(fig)
     return paths
 
