@@ -156,6 +156,7 @@ class AttachReport:
     total: int = 0
     method_params: int = 0  # trainable parameters outside the task head
     head_params: int = 0
+    inference_trainable: int | None = None  # as deployed (experts averaged into one layer); None: = trainable
 
     def as_dict(self) -> dict:
         return {
@@ -164,6 +165,7 @@ class AttachReport:
             "method": self.method_params,
             "head": self.head_params,
             "trainable_percent": 100.0 * self.trainable / max(self.total, 1),
+            "inference": self.trainable if self.inference_trainable is None else self.inference_trainable,
             "targets": list(self.targets),
         }
 

@@ -215,3 +215,19 @@ def test_merge_and_unload_gives_the_base_architecture_with_equal_logits(method):
     unloaded = m.merge_and_unload(model)
     assert [type(x) for x in unloaded.modules()] == reference_types
     torch.testing.assert_close(unloaded(**batch).logits, before, rtol=1e-5, atol=1e-5)
+
+
+def test_records_count_deployed_parameters_of_mixtures():
+    """MAdaKron trains n experts but deploys their average: its deployed count equals AdaKron's."""
+    from kronbench.models import load_model
+    from kronbench.registry import get_method
+    from kronbench.run import to_run_config
+
+    counts = {}
+    for name in ("adakron", "madakron_partial", "madakron_full"):
+        cfg = to_run_config(compose_config(f"method={name}", "model=tiny-bert"))
+        model, _ = load_model(cfg.model, cfg.task)
+        counts[name] = get_method(name)(cfg.method, cfg.model).apply(model).as_dict()
+    assert counts["madakron_partial"]["trainable"] > counts["adakron"]["trainable"]
+    assert counts["madakron_full"]["trainable"] > counts["madakron_partial"]["trainable"]
+    assert {c["inference"] for c in counts.values()} == {counts["adakron"]["trainable"]}

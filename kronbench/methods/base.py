@@ -10,6 +10,7 @@ from torch import nn
 
 from kronbench.config import MethodConfig, ModelConfig
 from kronbench.inject import AttachReport, add_to_weight, count_parameters, freeze_all, unfreeze_head
+from kronbench.methods.mixture import expert_layers
 
 
 class MergeableLayer(nn.Module):
@@ -64,7 +65,14 @@ class Method:
         targets = self.attach(model)
         if self.config.train_head:
             unfreeze_head(model, self.model_cfg.head_modules)
-        return count_parameters(model, self.model_cfg.head_modules, targets)
+        report = count_parameters(model, self.model_cfg.head_modules, targets)
+        # mixtures (MAdaKron, AdaMix) train n experts but deploy one averaged layer: count both
+        trained_expert_params = sum(
+            p.numel() for m in expert_layers(model) for p in m.parameters() if p.requires_grad
+        )
+        deployed_expert_params = sum(m.inference_numel() for m in expert_layers(model))
+        report.inference_trainable = report.trainable - trained_expert_params + deployed_expert_params
+        return report
 
     # --- training hooks -------------------------------------------------------------------------------------
     @property
