@@ -205,6 +205,11 @@ def load_yaml(path: Path) -> dict[str, Any]:
     return yaml.safe_load(path.read_text()) or {}
 
 
+def paper_value(values: dict[str, Any], row: dict[str, Any], col: dict[str, Any]) -> Any:
+    """The published number of a cell; `paper_label` on a row/column names it as the paper's data file does."""
+    return values.get(row.get("paper_label", row["label"]), {}).get(col.get("paper_label", col["label"]))
+
+
 def build_table(name: str, spec: dict[str, Any], records: Records, paper_dir: Path) -> Table:
     """Fill one table spec from the records (see conf/tables/README.md for the spec format)."""
     expected = int(spec.get("expected_seeds", 4))
@@ -225,13 +230,13 @@ def build_table(name: str, spec: dict[str, Any], records: Records, paper_dir: Pa
             picked = [r for r in records.completed if matches(r, row, col, model)]
             failed += sum(1 for r in records.failed if matches(r, row, col, model))
             cell = build_cell(picked, col.get("metric"), expected)
-            cell.paper = values.get(row["label"], {}).get(col["label"])
+            cell.paper = paper_value(values, row, col)
             cells[row["label"]][col["label"]] = cell
             task_cells.append(cell)
         for col in cols:
             if col.get("average"):
                 cell = average_cell(task_cells, expected)
-                cell.paper = values.get(row["label"], {}).get(col["label"])
+                cell.paper = paper_value(values, row, col)
                 cells[row["label"]][col["label"]] = cell
     table = Table(name, spec, [r["label"] for r in rows], [c["label"] for c in cols], cells, failed, None)
     table.paper_source = paper.get("source")
