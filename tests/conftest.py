@@ -19,6 +19,20 @@ DATA_DIR = SHARED / "data"
 TOKENIZERS = SHARED / "models" / "tokenizers"
 MINILM_FP16 = SHARED / "models" / "all-MiniLM-L6-v2-fp16"
 
+# sections every run record has (kronbench/results.py, DESIGN.md §2)
+RECORD_SECTIONS = (
+    "config",
+    "overrides",
+    "seed",
+    "metrics",
+    "params",
+    "timing",
+    "memory",
+    "data",
+    "env",
+    "status",
+)
+
 os.environ.setdefault("KRONBENCH_SHARED", str(SHARED))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("HF_DATASETS_OFFLINE", "1")

@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from kronbench.run import run
-from tests.conftest import DATA_DIR, MINILM_FP16, compose_config, needs_shared
+from tests.conftest import DATA_DIR, MINILM_FP16, RECORD_SECTIONS, compose_config, needs_shared
 
 pytestmark = needs_shared
 
@@ -39,18 +39,7 @@ def test_minilm_krona_rte_writes_record_then_skips_then_forces(tmp_path):
     assert len(paths) == 1
     on_disk = json.loads(paths[0].read_text())
     assert on_disk["status"] == "completed" and record["status"] == "completed"
-    for section in (
-        "config",
-        "overrides",
-        "seed",
-        "metrics",
-        "params",
-        "timing",
-        "memory",
-        "data",
-        "env",
-        "status",
-    ):
+    for section in RECORD_SECTIONS:
         assert section in on_disk, section
     assert on_disk["params"]["targets"] == [
         f"bert.encoder.layer.{i}.attention.self.{m}" for i in range(6) for m in ("query", "value")

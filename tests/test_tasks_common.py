@@ -29,21 +29,9 @@ from kronbench.tasks.formats import (
 )
 from kronbench.tasks.nlg_data import linearise_e2e, linearise_triples
 from kronbench.tasks.splits import apply_protocol
-from tests.conftest import DATA_DIR, SHARED, compose_config
+from tests.conftest import DATA_DIR, RECORD_SECTIONS, SHARED, compose_config
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures" / "data"
-RECORD_SECTIONS = (
-    "config",
-    "overrides",
-    "seed",
-    "metrics",
-    "params",
-    "timing",
-    "memory",
-    "data",
-    "env",
-    "status",
-)
 
 
 def quick_run(

@@ -23,6 +23,24 @@ def check_columns(task: Task, ds: Dataset, split: str, specs: list[str]) -> None
         )
 
 
+@torch.no_grad()
+def predict_with_head(
+    model: nn.Module, loader: DataLoader, accelerator: Accelerator, regression: bool
+) -> tuple[list, list]:
+    """Predictions of a model with a scoring head (argmax over its logits, or the scalar for regression) and the
+    gathered labels, over every batch of `loader` (classification and multiple-choice tasks alike)."""
+    preds, refs = [], []
+    for batch in loader:
+        logits = model(**{k: v for k, v in batch.items() if k != "labels"}).logits
+        logits, labels = accelerator.gather_for_metrics((logits, batch["labels"]))
+        if regression:
+            preds.extend(logits.squeeze(-1).float().cpu().tolist())
+        else:
+            preds.extend(logits.argmax(-1).cpu().tolist())
+        refs.extend(labels.cpu().tolist())
+    return preds, refs
+
+
 @register_task_type("classification", "regression")
 class SequenceClassificationTask(Task):
     """Encode `text_fields` (one or two columns or templates) with the model's tokenizer; labels from `label_field`."""
@@ -51,14 +69,6 @@ class SequenceClassificationTask(Task):
     def evaluate(
         self, model: nn.Module, ds: Dataset, raw: Dataset, loader: DataLoader, accelerator: Accelerator
     ) -> dict[str, float]:
-        preds, refs = [], []
-        for batch in loader:
-            logits = model(**{k: v for k, v in batch.items() if k != "labels"}).logits
-            logits, labels = accelerator.gather_for_metrics((logits, batch["labels"]))
-            if self.cfg.type == "regression":
-                preds.extend(logits.squeeze(-1).float().cpu().tolist())
-            else:
-                preds.extend(logits.argmax(-1).cpu().tolist())
-            refs.extend(labels.cpu().tolist())
+        preds, refs = predict_with_head(model, loader, accelerator, regression=self.cfg.type == "regression")
         groups = group_keys(self.cfg, list(raw)) if self.cfg.group_field else None
         return classification_scores(self.cfg, preds, refs, groups)

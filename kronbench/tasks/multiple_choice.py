@@ -9,7 +9,7 @@ from torch import nn
 from torch.utils.data import DataLoader
 
 from kronbench.tasks.base import Task, register_task_type
-from kronbench.tasks.classification import check_columns
+from kronbench.tasks.classification import check_columns, predict_with_head
 from kronbench.tasks.formats import classification_scores, render_text, rows
 
 
@@ -49,10 +49,5 @@ class MultipleChoiceTask(Task):
     def evaluate(
         self, model: nn.Module, ds: Dataset, raw: Dataset, loader: DataLoader, accelerator: Accelerator
     ) -> dict[str, float]:
-        preds, refs = [], []
-        for batch in loader:
-            logits = model(**{k: v for k, v in batch.items() if k != "labels"}).logits
-            logits, labels = accelerator.gather_for_metrics((logits, batch["labels"]))
-            preds.extend(logits.argmax(-1).cpu().tolist())
-            refs.extend(labels.cpu().tolist())
+        preds, refs = predict_with_head(model, loader, accelerator, regression=False)
         return classification_scores(self.cfg, preds, refs)
