@@ -4,8 +4,12 @@
 `models=[bert-base] precisions=[bf16] compile=[false] quick=true`). No Hydra composition: the plan is one YAML file.
 
 For each model (random weights of the real size), precision (fp32 / bf16 autocast) and compile setting, in one
-process: the reference first (full fine-tuning for training, the bare model for inference), then every method,
-each on a freshly built model. Every figure is also a ratio to that reference, so records compare across machines.
+process, and for training and each inference protocol separately, the methods are timed interleaved: phase 1
+builds every entry on a fresh model (the reference included: full fine-tuning for training, the bare model for
+inference), warms it up and takes its own peak memory, all staying resident; phase 2 runs `rounds` rounds in
+which every entry takes its share of steps in turn (rotating order), so host-side drift lands on every method
+alike. Every figure is also a ratio to the reference of the same rounds, with the spread of the per-round ratios.
+`max_resident` caps how many entries are resident at once (chunks, each re-measuring the reference).
 Methods resolve through the registry by name; one not registered yet is recorded as `skipped` with the reason.
 One JSON record per benchmark under `output_dir` (`<model>/<precision>-<mode>/<kind>/<name>.json`).
 """
@@ -13,6 +17,7 @@ One JSON record per benchmark under `output_dir` (`<model>/<precision>-<mode>/<k
 from __future__ import annotations
 
 import argparse
+import contextlib
 import gc
 import math
 import statistics
@@ -36,7 +41,7 @@ from kronbench.results import environment, write_json_atomic
 REPO = Path(__file__).resolve().parent.parent
 CONF_DIR = REPO / "conf"
 DEFAULT_CONFIG = CONF_DIR / "bench" / "default.yaml"
-BENCH_SCHEMA = 1
+BENCH_SCHEMA = 2
 PRECISIONS = {"fp32": None, "bf16": torch.bfloat16}
 TRAIN_REF, INFER_REF = "full", "base"
 
@@ -190,8 +195,15 @@ def reset_peak(device: torch.device) -> None:
         torch.cuda.reset_peak_memory_stats(device)
 
 
-def peak_mb(device: torch.device) -> float | None:
-    return torch.cuda.max_memory_allocated(device) / 2**20 if device.type == "cuda" else None
+def allocated(device: torch.device) -> int | None:
+    return torch.cuda.memory_allocated(device) if device.type == "cuda" else None
+
+
+def own_peak_mb(device: torch.device, before: int | None) -> float | None:
+    """Peak allocated memory since the last reset, less what was allocated before this model was built."""
+    if device.type != "cuda" or before is None:
+        return None
+    return (torch.cuda.max_memory_allocated(device) - before) / 2**20
 
 
 def train_step_fn(model: nn.Module, method: Any, batch: dict[str, torch.Tensor], dtype: torch.dtype | None):
@@ -229,162 +241,347 @@ def count_flops(fn: Callable[[], None]) -> int:
     return int(counter.get_total_flops())
 
 
-def bench_train(
-    entry: dict[str, Any],
-    spec: dict[str, Any],
-    mcfg: ModelConfig,
-    plan: dict[str, Any],
-    setting: dict[str, Any],
-) -> dict[str, Any]:
-    device, dtype, compiled = setting["device"], setting["dtype"], setting["compile"]
-    tcfg = plan["train"]
-    model, method, params = prepare(entry, spec, mcfg, device)
-    model.train()
-    batch = make_batch(spec, tcfg["batch_size"], tcfg["seq_len"], device, train=True)
-    step, set_forward = train_step_fn(model, method, batch, dtype)
-    flops = count_flops(step) if plan.get("flops", True) else None
-    if compiled:
-        set_forward(torch.compile(model))
-    for _ in range(tcfg["warmup"]):
-        step()
-    sync(device)
-    reset_peak(device)
-    times = []
-    gc.collect()
-    gc.disable()  # a collection inside the timed loop would land on one method at random
-    try:
-        for _ in range(tcfg["steps"]):
-            t0 = time.perf_counter()
-            step()
-            sync(device)
-            times.append(time.perf_counter() - t0)
-    finally:
-        gc.enable()
-    med = statistics.median(times)
-    return {
-        "params": params,
-        "step_ms": med * 1e3,
-        "step_ms_mean": statistics.fmean(times) * 1e3,
-        "step_ms_p10": sorted(times)[len(times) // 10] * 1e3,
-        "samples_per_s": tcfg["batch_size"] / med,
-        "peak_mem_mb": peak_mb(device),
-        "flops_per_step": flops,
-        "two_pass": bool(method is not None and method.two_pass),
-        "protocol": {k: tcfg[k] for k in ("batch_size", "seq_len", "warmup", "steps")}
-        | {"optimizer": "adamw"},
-    }
+def entry_name(entry: dict[str, Any]) -> str:
+    name = entry.get("name") or entry["method"]
+    return name + ("-merged" if entry.get("merged") else "")
 
 
-def bench_infer(
-    entry: dict[str, Any],
-    spec: dict[str, Any],
-    mcfg: ModelConfig,
-    proto: dict[str, Any],
-    setting: dict[str, Any],
-) -> dict[str, Any]:
-    device, dtype, compiled = setting["device"], setting["dtype"], setting["compile"]
-    model, method, params = prepare(entry, spec, mcfg, device)
-    model.eval()
-    if entry.get("merged"):
-        if method is None or not method.mergeable:
-            raise Skip(f"method {entry['method']!r} is not mergeable")
-        with torch.no_grad():
-            model = method.merge_and_unload(model)  # the deployable model: the base architecture exactly
-    forward = torch.compile(model) if compiled else model
-    batch = make_batch(spec, proto["batch_size"], proto["seq_len"], device, train=False)
-    lat = []
-    with (
-        torch.inference_mode(),
-        torch.autocast(device.type, dtype=dtype or torch.float32, enabled=dtype is not None),
-    ):
-        for _ in range(proto["warmup"]):
-            forward(**batch)
-        for _ in range(proto.get("repeats", 1)):
-            sync(device)
-            t0 = time.perf_counter()
-            for _ in range(proto["iters"]):
-                forward(**batch)
-            sync(device)
-            lat.append((time.perf_counter() - t0) / proto["iters"])
-    return {
-        "params": params,
-        "latency_ms": statistics.fmean(lat) * 1e3,
-        "latency_ms_repeats": [x * 1e3 for x in lat],
-        "merged": bool(entry.get("merged")),
-        "protocol": dict(proto),
-    }
+def rounds_of(cfg: dict[str, Any]) -> int:
+    """Timed rounds of a protocol: `rounds`; an inference protocol's older `repeats` means the same."""
+    return max(1, int(cfg.get("rounds", cfg.get("repeats", 1))))
 
 
-# ------------------------------------------------------------------------------------------------- the plan
+# ---------------------------------------------------------------------------------------------- runners
+PEAK_STEPS = 3  # steps (inference: iterations) after warm-up over which the peak memory is taken
+PEAK_PROTOCOL = "own footprint = max allocated − allocated before the model was built"
+
+
+class Runner:
+    """One entry of one kind in one setting: `prepare()` (phase 1), `run_round()` (phase 2), `metrics()`.
+
+    Timing is the same for every kind: a round's share is `samples` timings of `block` steps each, CUDA-synchronised
+    around every timing (training: one step per timing; inference: `iters` iterations timed as one block).
+    """
+
+    kind = ""
+    ref_method = ""
+    main_key = ""  # the metric whose per-round ratios to the reference give `ratio_spread`
+
+    def __init__(self, entry: dict[str, Any], ctx: dict[str, Any]) -> None:
+        self.entry, self.ctx = entry, ctx
+        self.name = entry_name(entry)
+        self.device: torch.device = ctx["setting"]["device"]
+        self.model: nn.Module | None = None
+        self.step: Callable[[], Any] | None = None
+        self.params: dict[str, Any] = {}
+        self.peak_mem_mb: float | None = None
+        self.times: list[list[float]] = []  # seconds per timed step, one list per round
+        self.wall_s = 0.0
+        self.record = base_record(self, ctx)
+
+    @property
+    def cfg(self) -> dict[str, Any]:
+        raise NotImplementedError
+
+    @property
+    def is_ref(self) -> bool:
+        return self.entry["method"] == self.ref_method
+
+    def build(self, method: Any) -> Callable[[], Any]:
+        """Set up `self.model` for this kind; return one step (training) or one forward (inference)."""
+        raise NotImplementedError
+
+    def share(self) -> tuple[int, int]:
+        """(timings per round, steps per timing)."""
+        raise NotImplementedError
+
+    def context(self) -> contextlib.AbstractContextManager:
+        return contextlib.nullcontext()
+
+    def prepare(self) -> None:
+        """Phase 1: build the model and method, warm up, and take the peak memory of a few more steps."""
+        t0 = time.perf_counter()
+        before = allocated(self.device)  # the entries built before this one stay resident
+        self.model, method, self.params = prepare(self.entry, self.ctx["spec"], self.ctx["mcfg"], self.device)
+        self.step = self.build(method)
+        with self.context():
+            for _ in range(self.cfg["warmup"]):
+                self.step()
+            sync(self.device)
+            reset_peak(self.device)
+            for _ in range(PEAK_STEPS):
+                self.step()
+            sync(self.device)
+        self.peak_mem_mb = own_peak_mb(self.device, before)
+        self.wall_s += time.perf_counter() - t0
+
+    def run_round(self) -> None:
+        """Phase 2: time this entry's share of one round."""
+        t0 = time.perf_counter()
+        samples, block = self.share()
+        times = []
+        with self.context():
+            for _ in range(samples):
+                sync(self.device)
+                start = time.perf_counter()
+                for _ in range(block):
+                    self.step()
+                sync(self.device)
+                times.append((time.perf_counter() - start) / block)
+        self.times.append(times)
+        self.wall_s += time.perf_counter() - t0
+
+    def round_ms(self) -> list[float]:
+        """The median timing of each round, ms."""
+        return [statistics.median(t) * 1e3 for t in self.times]
+
+    def protocol(self) -> dict[str, Any]:
+        return {"rounds": rounds_of(self.cfg), "interleaved": True, "peak_mem": PEAK_PROTOCOL}
+
+    def metrics(self) -> dict[str, Any]:
+        raise NotImplementedError
+
+    def close(self) -> None:
+        """Drop the model and everything the step holds (optimizer state, compiled graph)."""
+        self.model = self.step = None
+
+
+class TrainRunner(Runner):
+    kind, ref_method, main_key = "train", TRAIN_REF, "step_ms"
+
+    @property
+    def cfg(self) -> dict[str, Any]:
+        return self.ctx["plan"]["train"]
+
+    def build(self, method: Any) -> Callable[[], Any]:
+        setting = self.ctx["setting"]
+        self.model.train()
+        batch = make_batch(
+            self.ctx["spec"], self.cfg["batch_size"], self.cfg["seq_len"], self.device, train=True
+        )
+        step, set_forward = train_step_fn(self.model, method, batch, setting["dtype"])
+        self.flops = count_flops(step) if self.ctx["plan"].get("flops", True) else None  # before compiling
+        self.two_pass = bool(method is not None and method.two_pass)
+        if setting["compile"]:
+            set_forward(torch.compile(self.model))
+        return step
+
+    def share(self) -> tuple[int, int]:
+        return math.ceil(self.cfg["steps"] / rounds_of(self.cfg)), 1
+
+    def metrics(self) -> dict[str, Any]:
+        times = sorted(t for r in self.times for t in r)
+        med = statistics.median(times)
+        keys = ("batch_size", "seq_len", "warmup", "steps")
+        return {
+            "params": self.params,
+            "step_ms": med * 1e3,
+            "step_ms_mean": statistics.fmean(times) * 1e3,
+            "step_ms_p10": times[len(times) // 10] * 1e3,
+            "step_ms_rounds": self.round_ms(),
+            "samples_per_s": self.cfg["batch_size"] / med,
+            "peak_mem_mb": self.peak_mem_mb,
+            "flops_per_step": self.flops,
+            "two_pass": self.two_pass,
+            "protocol": {k: self.cfg[k] for k in keys}
+            | {"steps_per_round": self.share()[0], "optimizer": "adamw"}
+            | self.protocol(),
+        }
+
+
+class InferRunner(Runner):
+    kind, ref_method, main_key = "infer", INFER_REF, "latency_ms"
+
+    @property
+    def cfg(self) -> dict[str, Any]:
+        return self.ctx["proto"]
+
+    def build(self, method: Any) -> Callable[[], Any]:
+        self.model.eval()
+        if self.entry.get("merged"):
+            if method is None or not method.mergeable:
+                raise Skip(f"method {self.entry['method']!r} is not mergeable")
+            with torch.no_grad():  # the deployable model: the base architecture exactly
+                self.model = method.merge_and_unload(self.model)
+        forward = torch.compile(self.model) if self.ctx["setting"]["compile"] else self.model
+        batch = make_batch(
+            self.ctx["spec"], self.cfg["batch_size"], self.cfg["seq_len"], self.device, train=False
+        )
+        return lambda: forward(**batch)
+
+    def context(self) -> contextlib.AbstractContextManager:
+        dtype = self.ctx["setting"]["dtype"]
+        stack = contextlib.ExitStack()
+        stack.enter_context(torch.inference_mode())
+        stack.enter_context(
+            torch.autocast(self.device.type, dtype=dtype or torch.float32, enabled=dtype is not None)
+        )
+        return stack
+
+    def share(self) -> tuple[int, int]:
+        return 1, self.cfg["iters"]
+
+    def metrics(self) -> dict[str, Any]:
+        rounds = self.round_ms()
+        return {
+            "params": self.params,
+            "latency_ms": statistics.fmean(rounds),
+            "latency_ms_repeats": rounds,
+            "peak_mem_mb": self.peak_mem_mb,
+            "merged": bool(self.entry.get("merged")),
+            "protocol": dict(self.cfg) | self.protocol(),
+        }
+
+
+RUNNERS: dict[str, type[Runner]] = {"train": TrainRunner, "infer": InferRunner}
 RATIO_KEYS = {
     "train": ("step_ms", "peak_mem_mb", "flops_per_step", "samples_per_s"),
     "infer": ("latency_ms",),
 }
 
 
-def entry_name(entry: dict[str, Any]) -> str:
-    name = entry.get("name") or entry["method"]
-    return name + ("-merged" if entry.get("merged") else "")
-
-
-def run_one(
-    kind: str, entry: dict[str, Any], ctx: dict[str, Any], ref: dict[str, Any] | None, out_dir: Path
-) -> dict[str, Any]:
-    """Run one benchmark (recording skips and failures) and write its record with ratios to `ref`."""
-    setting, plan, model_name = ctx["setting"], ctx["plan"], ctx["model_name"]
+# ---------------------------------------------------------------------------------------------- records
+def base_record(runner: Runner, ctx: dict[str, Any]) -> dict[str, Any]:
+    """The identifying fields of a record (status and figures come later)."""
+    entry, setting = runner.entry, ctx["setting"]
     record: dict[str, Any] = {
         "schema": BENCH_SCHEMA,
-        "kind": kind,
-        "model": model_name,
+        "kind": runner.kind,
+        "model": ctx["model_name"],
         "method": entry["method"],
-        "name": entry_name(entry),
+        "name": runner.name,
         "group": entry.get("group", "main"),
         "method_overrides": entry.get("overrides", {}),
         "precision": setting["precision"],
         "compile": setting["compile"],
         "model_config": ctx["spec"].get("config", {}),
     }
-    t0 = time.perf_counter()
+    if runner.kind == "infer":
+        record["protocol_name"] = ctx["proto_name"]
+    return record
+
+
+def attempt(runner: Runner, fn: Callable[[], None]) -> bool:
+    """Run one phase of one entry; on a skip or an error record it, free the entry and return False."""
     try:
-        if kind == "train":
-            record["metrics"] = bench_train(entry, ctx["spec"], ctx["mcfg"], plan, setting)
-        else:
-            record["protocol_name"] = ctx["proto_name"]
-            record["metrics"] = bench_infer(entry, ctx["spec"], ctx["mcfg"], ctx["proto"], setting)
-        record["status"] = "completed"
+        fn()
+        return True
     except Skip as err:
-        record.update(status="skipped", reason=str(err))
+        runner.record.update(status="skipped", reason=str(err))
     except Exception as err:  # noqa: BLE001  (one failing method must not stop the bench)
-        record.update(
+        runner.record.update(
             status="failed", reason=f"{type(err).__name__}: {err}", traceback=traceback.format_exc()
         )
-    record["wall_s"] = time.perf_counter() - t0
-    if record["status"] == "completed" and ref and ref.get("status") == "completed":
-        ratios = {}
-        for key in RATIO_KEYS[kind]:
-            ours, theirs = record["metrics"].get(key), ref["metrics"].get(key)
-            if ours is not None and theirs:
-                ratios[key] = ours / theirs
-        record["ratios"] = ratios
-        record["reference"] = ref["name"]
-    record["env"] = ctx["env"]
+    runner.close()
+    return False
+
+
+def ratio_spread(ours: list[float], ref: list[float]) -> list[float]:
+    """[min, max] over rounds of our round median ÷ the reference's round median."""
+    ratios = [a / b for a, b in zip(ours, ref, strict=True) if b]
+    return [min(ratios), max(ratios)] if ratios else []
+
+
+def complete(runner: Runner, ref: Runner | None) -> None:
+    """Fill a surviving entry's record: metrics, and ratios to the reference measured in the same rounds."""
+    record = runner.record
+    record.update(status="completed", metrics=runner.metrics())
+    if ref is None or ref is runner:
+        return
+    ours, theirs = record["metrics"], ref.record["metrics"]
+    record["ratios"] = {
+        k: ours[k] / theirs[k] for k in RATIO_KEYS[runner.kind] if ours.get(k) is not None and theirs.get(k)
+    }
+    record["ratio_spread"] = {runner.main_key: ratio_spread(runner.round_ms(), ref.round_ms())}
+    record["reference"] = ref.name
+    record["reference_metrics"] = {k: theirs.get(k) for k in RATIO_KEYS[runner.kind]}
+
+
+def write_record(record: dict[str, Any], ctx: dict[str, Any], out_dir: Path) -> None:
+    setting = ctx["setting"]
     sub = f"{setting['precision']}-{'compile' if setting['compile'] else 'eager'}"
-    proto = f"-{ctx['proto_name']}" if kind == "infer" else ""
-    write_json_atomic(out_dir / model_name / sub / f"{kind}{proto}" / f"{record['name']}.json", record)
+    kind = record["kind"] + (f"-{ctx['proto_name']}" if record["kind"] == "infer" else "")
+    write_json_atomic(out_dir / ctx["model_name"] / sub / kind / f"{record['name']}.json", record)
+    fig = ""
+    if record["status"] == "completed":
+        key = "step_ms" if record["kind"] == "train" else "latency_ms"
+        fig = f"{record['metrics'][key]:.3f} ms"
+        if key in record.get("ratios", {}):
+            lo, hi = record["ratio_spread"][key] or (math.nan, math.nan)
+            fig += f" ({record['ratios'][key]:.3f}x, rounds {lo:.3f}-{hi:.3f})"
+    print(
+        f"[bench] {ctx['model_name']} {sub} {kind} {record['name']}: {record['status']} {fig} "
+        f"{record.get('reason', '')}"
+    )
+
+
+# ------------------------------------------------------------------------------------------------- the plan
+def round_order(live: list[Runner], index: int) -> list[Runner]:
+    """Round `index`'s order: the start rotates every round and odd rounds run backwards, so no entry always
+    follows the same neighbour."""
+    order = live if index % 2 == 0 else live[::-1]
+    start = index % len(order) if order else 0
+    return order[start:] + order[:start]
+
+
+def free_memory(setting: dict[str, Any]) -> None:
+    """After a chunk: release its models, their cached blocks and (compiled) their compiled graphs."""
+    if setting["compile"]:
+        torch._dynamo.reset()
     gc.collect()
     if setting["device"].type == "cuda":
         torch.cuda.empty_cache()
-    status = record["status"]
-    fig = ""
-    if status == "completed":
-        m = record["metrics"]
-        fig = f"{m['step_ms']:.2f} ms/step" if kind == "train" else f"{m['latency_ms']:.3f} ms"
-        if record.get("ratios"):
-            fig += f" ({next(iter(record['ratios'].values())):.3f}x)"
-    print(
-        f"[bench] {model_name} {sub} {kind}{proto} {record['name']}: {status} {fig} {record.get('reason', '')}"
-    )
-    return record
+
+
+def run_chunk(kind: str, entries: list[dict[str, Any]], ctx: dict[str, Any]) -> list[dict[str, Any]]:
+    """Interleaved benchmark of `entries` (all resident at once): phase 1 prepares them one at a time, phase 2
+    times `rounds` rounds, each entry taking its share in turn; return their records (not yet written)."""
+    if ctx["setting"]["compile"]:  # each resident structure keeps its own graph: never fall back to eager
+        torch._dynamo.config.recompile_limit = max(torch._dynamo.config.recompile_limit, 2 * len(entries))
+    runners = [RUNNERS[kind](entry, ctx) for entry in entries]
+    live = [r for r in runners if attempt(r, r.prepare)]
+    for index in range(rounds_of(runners[0].cfg) if runners else 0):
+        gc.collect()
+        gc.disable()  # a collection inside a timed share would land on one entry at random
+        try:
+            for runner in round_order(live, index):
+                if not attempt(runner, runner.run_round):
+                    live.remove(runner)
+        finally:
+            gc.enable()
+    ref = next((r for r in live if r.is_ref), None)
+    for runner in sorted(live, key=lambda r: r is not ref):  # the reference's metrics first
+        complete(runner, ref)
+    records = []
+    for runner in runners:
+        records.append(runner.record | {"wall_s": runner.wall_s, "env": ctx["env"]})
+        runner.close()
+    free_memory(ctx["setting"])
+    return records
+
+
+def chunk_entries(entries: list[dict[str, Any]], ref_method: str, size: int | None) -> list[list[dict]]:
+    """Groups of at most `size` entries resident at once, each with the reference (None: one group)."""
+    ref = [e for e in entries if e["method"] == ref_method][:1]
+    rest = [e for e in entries if e not in ref]
+    if not size or not rest:
+        return [entries]
+    step = max(size - len(ref), 1)
+    return [ref + rest[i : i + step] for i in range(0, len(rest), step)]
+
+
+def run_kind(kind: str, entries: list[dict[str, Any]], ctx: dict[str, Any], out_dir: Path) -> list[dict]:
+    """One kind in one setting, in chunks of `max_resident` entries (the reference re-measured in each chunk,
+    its record written from the first); write and return the records."""
+    records = []
+    chunks = chunk_entries(entries, RUNNERS[kind].ref_method, ctx["plan"].get("max_resident"))
+    for index, chunk in enumerate(chunks):
+        for record in run_chunk(kind, chunk, ctx):
+            if index and record["method"] == RUNNERS[kind].ref_method:
+                continue
+            write_record(record, ctx, out_dir)
+            records.append(record)
+    return records
 
 
 def expand_entries(plan: dict[str, Any], section: str) -> list[dict[str, Any]]:
@@ -414,8 +611,20 @@ def sweep_entries(plan: dict[str, Any]) -> list[dict[str, Any]]:
     return out
 
 
-def selected(name: str, wanted: list[str] | None) -> bool:
-    return wanted is None or name in wanted
+def selected_entries(
+    entries: list[dict[str, Any]], ref_method: str, plan: dict[str, Any], setting: dict[str, Any]
+) -> list[dict[str, Any]]:
+    """The reference (always) and the entries that pass `only`, `compile_methods` (compiled) and `fp32_methods`."""
+    filters = [
+        plan.get("only"),
+        (plan.get("compile_methods") or None) if setting["compile"] else None,
+        plan.get("fp32_methods") if setting["precision"] == "fp32" else None,
+    ]
+    return [
+        e
+        for e in entries
+        if e["method"] == ref_method or all(f is None or entry_name(e) in f for f in filters)
+    ]
 
 
 def run_plan(plan: dict[str, Any]) -> list[dict[str, Any]]:
@@ -429,7 +638,6 @@ def run_plan(plan: dict[str, Any]) -> list[dict[str, Any]]:
         out_dir = REPO / out_dir
     env = environment() | {"tf32": bool(plan.get("tf32", True))}
     records = []
-    only = plan.get("only")  # restrict to these entry names (quick runs)
     for model_name in plan["models"]:
         spec = plan["model_specs"][model_name]
         mcfg = model_config(model_name, spec)
@@ -441,89 +649,101 @@ def run_plan(plan: dict[str, Any]) -> list[dict[str, Any]]:
                     "precision": precision,
                     "compile": bool(compiled),
                 }
-                restrict = (plan.get("compile_methods") or None) if compiled else None
-                restrict_p = plan.get("fp32_methods") if precision == "fp32" else None
                 ctx = {"setting": setting, "plan": plan, "model_name": model_name, "spec": spec, "mcfg": mcfg}
                 ctx["env"] = env
                 train = expand_entries(plan, "train_methods")
                 if precision == plan.get("sweep_precision", "bf16") and not compiled:
                     train += sweep_entries(plan)
-                ref = None
-                for entry in train:
-                    name = entry_name(entry)
-                    if entry["method"] != TRAIN_REF and not (
-                        selected(name, restrict) and selected(name, restrict_p) and selected(name, only)
-                    ):
-                        continue
-                    rec = run_one("train", entry, ctx, ref, out_dir)
-                    ref = rec if entry["method"] == TRAIN_REF else ref
-                    records.append(rec)
+                records += run_kind("train", selected_entries(train, TRAIN_REF, plan, setting), ctx, out_dir)
                 for proto_name, proto in plan.get("inference", {}).items():
-                    ctx |= {"proto_name": proto_name, "proto": proto}
-                    ref = None
-                    for entry in [{"method": INFER_REF}] + expand_entries(plan, "infer_methods"):
-                        name = entry_name(entry)
-                        if entry["method"] != INFER_REF and not (
-                            selected(name, restrict) and selected(name, restrict_p) and selected(name, only)
-                        ):
-                            continue
-                        rec = run_one("infer", entry, ctx, ref, out_dir)
-                        ref = rec if entry["method"] == INFER_REF else ref
-                        records.append(rec)
+                    infer = [{"method": INFER_REF}] + expand_entries(plan, "infer_methods")
+                    infer = selected_entries(infer, INFER_REF, plan, setting)
+                    records += run_kind(
+                        "infer", infer, ctx | {"proto_name": proto_name, "proto": proto}, out_dir
+                    )
     return records
 
 
 # -------------------------------------------------------------------------------------------------- tables
+TABLE_NOTE = (
+    "Training: median step (ms) over all timed steps; in brackets the ratio to full fine-tuning and, after it, "
+    "the lowest–highest ratio of the per-round medians (the noise of the ratio). Peak MB: the method's own "
+    "footprint. Latency: mean over rounds (ms), ratio to the bare model (base), measured interleaved in the same "
+    "process and setting."
+)
+
+
 def load_records(out_dir: Path) -> list[dict[str, Any]]:
+    """Every bench record under `out_dir` (files holding a list of records too), sorted by path."""
     import json
 
-    return [json.loads(p.read_text()) for p in sorted(out_dir.rglob("*.json"))]
+    out: list[Any] = []
+    for path in sorted(out_dir.rglob("*.json")) if out_dir.is_dir() else []:
+        try:
+            data = json.loads(path.read_text())
+        except json.JSONDecodeError:
+            continue
+        out += data if isinstance(data, list) else [data]
+    return [d for d in out if isinstance(d, dict) and d.get("method")]
 
 
-def _fmt(rec: dict[str, Any], key: str, ratio: bool = True, digits: int = 2) -> str:
+def _fmt(
+    rec: dict[str, Any] | None, key: str, ratio: bool = True, digits: int = 2, scale: float = 1.0
+) -> str:
+    """`value (ratio, lo–hi)`: the ratio to the reference and the spread of the per-round ratios where recorded."""
+    if rec is None:
+        return ""
     if rec.get("status") != "completed":
         return rec.get("status", "—")
     value = rec["metrics"].get(key)
     if value is None:
         return "—"
-    text = f"{value:.{digits}f}"
+    text = f"{value / scale:.{digits}f}"
     if ratio and key in rec.get("ratios", {}):
-        text += f" ({rec['ratios'][key]:.2f})"
+        spread = (rec.get("ratio_spread") or {}).get(key)
+        extra = f", {spread[0]:.2f}–{spread[1]:.2f}" if spread else ""
+        text += f" ({rec['ratios'][key]:.2f}{extra})"
     return text
 
 
-def render_tables(records: list[dict[str, Any]]) -> str:
-    """Markdown: per model/precision/mode, training and inference side by side (Table 2 style, ratios)."""
-    lines = []
-    keyed: dict[tuple, dict[str, dict]] = {}
+def _row_order(name: str, slots: dict[str, dict]) -> tuple:
+    """References first (full, base), then the main methods, then the factor sweep; by name within each."""
+    rec = next(iter(slots.values()))
+    ref = [TRAIN_REF, INFER_REF].index(name) if name in (TRAIN_REF, INFER_REF) else 2
+    return ref, rec.get("group", "main") != "main", name
+
+
+def bench_tables(records: list[dict[str, Any]]) -> dict[tuple[str, str, str], str]:
+    """Table 2 style markdown per (model, precision, mode): one row per record name (merged variants too),
+    training figures × full and one latency column per inference protocol × base."""
+    keyed: dict[tuple[str, str, str], dict[str, dict[str, dict]]] = {}
     for rec in records:
         key = (rec["model"], rec["precision"], "compile" if rec["compile"] else "eager")
         slot = rec["kind"] if rec["kind"] == "train" else f"infer-{rec.get('protocol_name')}"
         keyed.setdefault(key, {}).setdefault(rec["name"], {})[slot] = rec
-    for (model, precision, mode), by_name in keyed.items():
+    out = {}
+    for key, by_name in keyed.items():
         protos = sorted({s for d in by_name.values() for s in d if s.startswith("infer-")})
-        lines += [f"\n#### {model}, {precision}, {mode}\n"]
-        head = "| method | trainable | step ms (×full) | samples/s | peak MB (×full) | GFLOP/step (×full) |"
-        head += "".join(f" {p[6:]} ms (×base) |" for p in protos)
-        lines += [head, "|" + "---|" * (6 + len(protos))]
-        for name, slots in by_name.items():
+        head = ["method", "trainable", "step ms (×full, rounds)", "samples/s", "peak MB (×full)"]
+        head += ["GFLOP/step (×full)"] + [f"{p[6:]} ms (×base, rounds)" for p in protos]
+        lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+        for name, slots in sorted(by_name.items(), key=lambda kv: _row_order(*kv)):
             tr = slots.get("train")
-            row = f"| {name} | "
-            if tr:
-                params = tr.get("metrics", {}).get("params", {})
-                row += f"{params.get('trainable', '—')} | {_fmt(tr, 'step_ms')} | {_fmt(tr, 'samples_per_s', False, 1)}"
-                row += f" | {_fmt(tr, 'peak_mem_mb', True, 0)} | "
-                fl = tr.get("metrics", {}).get("flops_per_step")
-                row += (
-                    f"{fl / 1e9:.0f} ({tr.get('ratios', {}).get('flops_per_step', 0):.2f}) |" if fl else "— |"
-                )
-            else:
-                row += "| | | | |"
-            for p in protos:
-                rec = slots.get(p)
-                row += f" {_fmt(rec, 'latency_ms', True, 3) if rec else ''} |"
-            lines.append(row)
-    return "\n".join(lines) + "\n"
+            trainable = tr.get("metrics", {}).get("params", {}).get("trainable", "—") if tr else ""
+            cells = [name, str(trainable), _fmt(tr, "step_ms"), _fmt(tr, "samples_per_s", False, 1)]
+            cells += [_fmt(tr, "peak_mem_mb", True, 0), _fmt(tr, "flops_per_step", True, 0, 1e9)]
+            cells += [_fmt(slots.get(p), "latency_ms", True, 3) for p in protos]
+            lines.append("| " + " | ".join(cells) + " |")
+        out[key] = "\n".join(lines) + "\n"
+    return out
+
+
+def render_tables(records: list[dict[str, Any]]) -> str:
+    """Markdown: per model/precision/mode, training and inference side by side (Table 2 style, ratios)."""
+    return "".join(
+        f"\n#### {model}, {precision}, {mode}\n\n{table}"
+        for (model, precision, mode), table in bench_tables(records).items()
+    )
 
 
 def main(argv: list[str] | None = None) -> None:
