@@ -92,3 +92,62 @@ def test_fused_node_matches_traced_reference_and_partial_grads(a_shape, b_shape)
     (ga,) = torch.autograd.grad((ours * g).sum(), (a,))
     (ref,) = torch.autograd.grad(((x @ torch.kron(a, b).T) * g).sum(), (a,))
     torch.testing.assert_close(ga, ref)
+
+
+@pytest.mark.parametrize(("a_shape", "b_shape"), SHAPES)
+@pytest.mark.parametrize("scale", [1.0, 2.5])
+def test_stacked_sum_with_base_equals_explicit_kron_values_and_grads(a_shape, b_shape, scale):
+    """K stacked products, the frozen layer's output as `base` and a scale: values and every gradient."""
+    torch.manual_seed(4)
+    k = 3
+    a = torch.randn(k, *a_shape, dtype=torch.float64, requires_grad=True)
+    b = torch.randn(k, *b_shape, dtype=torch.float64, requires_grad=True)
+    x = torch.randn(2, 5, a_shape[1] * b_shape[1], dtype=torch.float64, requires_grad=True)
+    base = torch.randn(2, 5, a_shape[0] * b_shape[0], dtype=torch.float64, requires_grad=True)
+    weight = scale * sum(torch.kron(a[i], b[i]) for i in range(k))
+    expected = base + x @ weight.T
+    ours = kron_matvec(a, b, x, base=base, scale=scale)
+    torch.testing.assert_close(ours, expected)
+    g = torch.randn_like(expected)
+    inputs = (a, b, x, base)
+    for got, ref in zip(
+        torch.autograd.grad((ours * g).sum(), inputs),
+        torch.autograd.grad((expected * g).sum(), inputs),
+        strict=True,
+    ):
+        torch.testing.assert_close(got, ref)
+
+
+def test_between_applies_between_the_two_contractions():
+    """`between` sees `A_k x` as (n, a1, K, b2): KronA^B's intermediate bias and non-linearity."""
+    torch.manual_seed(5)
+    k, (a1, a2), (b1, b2) = 2, (3, 4), (5, 6)
+    a, b = torch.randn(k, a1, a2, dtype=torch.float64), torch.randn(k, b1, b2, dtype=torch.float64)
+    bias = torch.randn(a1, k, b2, dtype=torch.float64)
+    x = torch.randn(7, a2 * b2, dtype=torch.float64)
+    got = kron_matvec(a, b, x, scale=0.5, between=lambda t: torch.tanh(t + bias))
+    xs = x.view(7, a2, b2)
+    expected = sum((torch.tanh(a[i] @ xs + bias[:, i]) @ b[i].T).reshape(7, a1 * b1) for i in range(k))
+    torch.testing.assert_close(got, 0.5 * expected)
+
+
+@pytest.mark.parametrize(("a_shape", "b_shape"), [((32, 24), (12, 16)), ((2, 384), (3, 2))])
+def test_autocast_runs_matmuls_in_bf16_and_returns_input_dtype_grads(a_shape, b_shape):
+    """Under autocast the product comes out in bf16 (as the frozen layer's output), gradients in fp32."""
+    torch.manual_seed(6)
+    a = torch.randn(*a_shape, requires_grad=True)
+    b = torch.randn(*b_shape, requires_grad=True)
+    x = torch.randn(9, a_shape[1] * b_shape[1], requires_grad=True)
+    layer = torch.nn.Linear(x.shape[-1], a_shape[0] * b_shape[0])
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        y = kron_matvec(a, b, x, base=layer(x))
+    assert y.dtype == torch.bfloat16
+    expected = layer(x) + x @ torch.kron(a, b).T
+    torch.testing.assert_close(y.float(), expected, rtol=5e-2, atol=5e-2 * expected.abs().max().item())
+    y.float().sum().backward()
+    assert a.grad.dtype == b.grad.dtype == x.grad.dtype == torch.float32
+
+
+def test_mismatched_factor_stacks_are_rejected():
+    with pytest.raises(ValueError, match="do not pair up"):
+        kron_matvec(torch.randn(2, 2, 2), torch.randn(3, 3, 3), torch.randn(4, 6))

@@ -341,3 +341,95 @@ def test_method_family_trains(name, model_name):
     with torch.no_grad():
         end = model(**batch).loss.item()
     assert end < start, (start, end)
+
+
+# --- KronA^B: stacked modules, dense inference form -------------------------------------------------------------
+
+
+def krona_b_adapter(*overrides: str):
+    from kronbench.methods.krona_block import KronABlockAdapter
+
+    cfg = OmegaConf.to_object(
+        composed("method=krona_b", "model=tiny-bert", *TINY["krona_b"], *overrides).method
+    )
+    adapter = KronABlockAdapter(32, 32, cfg, cfg.mode == "sequential", "site")
+    randomise_trainable(adapter)
+    return adapter, cfg
+
+
+def explicit_krona_b(adapter, cfg, x: torch.Tensor) -> torch.Tensor:
+    """Eq. 5/6 term by term: s·Σ_k ((A_k⊗B_k) x + b_k) + s_res·x (+ x if sequential), explicit `torch.kron`; with
+    an intermediate bias, s·Σ_k (B_k (A_k X + M_k) + b_k) with X the input viewed as (a2, b2)."""
+    k = adapter.kron_a.shape[0]
+    y = sum(
+        x @ torch.kron(adapter.kron_a[i], adapter.kron_b[i]).T
+        + (adapter.out_bias[i] if adapter.out_bias is not None else 0)
+        for i in range(k)
+    )
+    if adapter.mid_bias is not None:  # B_k (A_k X + M_k), X viewed (b2... ) as (a2, b2)
+        a1, a2 = adapter.kron_a.shape[1:]
+        b1, b2 = adapter.kron_b.shape[1:]
+        xs = x.reshape(-1, a2, b2)
+        y = sum(
+            ((adapter.kron_a[i] @ xs + adapter.mid_bias[:, i]) @ adapter.kron_b[i].T).reshape(
+                *x.shape[:-1], a1 * b1
+            )
+            + (adapter.out_bias[i] if adapter.out_bias is not None else 0)
+            for i in range(k)
+        )
+    y = cfg.scale * y
+    if adapter.s_res is not None:
+        y = y + adapter.residual_scale() * x
+    return x + y if cfg.mode == "sequential" else y
+
+
+@pytest.mark.parametrize(
+    "overrides",
+    [
+        [],
+        ["method.residual=res"],
+        ["method.residual=sigres"],
+        ["method.bias=0"],
+        ["method.bias=2"],
+        ["method.mode=sequential"],
+        ["method.modules_per_block=3"],
+        ["method.residual=res", "method.bias=2"],
+    ],  # fmt: skip
+    ids=lambda o: "+".join(o) or "default",
+)
+def test_krona_b_training_and_dense_inference_equal_explicit_kron(overrides):
+    adapter, cfg = krona_b_adapter(*overrides)
+    x = torch.randn(3, 5, 32)
+    expected = explicit_krona_b(adapter, cfg, x)
+    torch.testing.assert_close(adapter(x), expected)  # grad enabled: the factored two-GEMM form
+    assert adapter.dense_inference
+    with torch.no_grad():
+        torch.testing.assert_close(adapter(x), expected)  # the cached dense form
+    with torch.inference_mode():
+        torch.testing.assert_close(adapter(x), expected)
+
+
+def test_krona_b_dense_cache_follows_parameter_updates():
+    adapter, cfg = krona_b_adapter("method.residual=res")
+    x = torch.randn(4, 32)
+    with torch.no_grad():
+        adapter(x)
+        adapter.kron_b.add_(0.5)  # an optimizer step changes the factors in place
+        adapter.s_res.mul_(2.0)
+        torch.testing.assert_close(adapter(x), explicit_krona_b(adapter, cfg, x))
+
+
+def test_krona_b_factored_inference_and_nonlinear_adapters_skip_the_dense_form():
+    adapter, _ = krona_b_adapter("method.inference=factored")
+    assert not adapter.dense_inference
+    nonlinear, _ = krona_b_adapter("method.activation=relu")
+    assert not nonlinear.dense_inference
+    x = torch.randn(4, 32)
+    with torch.no_grad():
+        no_grad_out = nonlinear(x)
+    torch.testing.assert_close(nonlinear(x), no_grad_out)
+
+
+def test_krona_b_bad_inference_form_is_rejected():
+    with pytest.raises(Exception, match="inference"):
+        OmegaConf.to_object(composed("method=krona_b", "method.inference=fused").method)

@@ -20,7 +20,7 @@ from torch import nn
 from kronbench.config import MethodConfig
 from kronbench.inject import linear_dims, match_modules, replace_modules
 from kronbench.methods.base import MergeableLayer, Method
-from kronbench.methods.kron import divisor_pairs, kron_matvec
+from kronbench.methods.kron import divisor_pairs, kron_matvec, kron_sum_weight
 from kronbench.registry import register_method
 
 
@@ -104,22 +104,19 @@ class CDKALinear(MergeableLayer):
         with torch.no_grad():
             for i in range(cfg.r):
                 nn.init.kaiming_uniform_(self.cdka_a[i], a=math.sqrt(5))
-        self.dropout = nn.Dropout(cfg.dropout) if cfg.dropout > 0 else nn.Identity()
+        self.dropout = nn.Dropout(cfg.dropout) if cfg.dropout > 0 else None
         self.merged = False
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         y = self.base(x)
         if self.merged:
             return y
-        h = self.dropout(x)
-        a, b = self.cdka_a.to(x.dtype), self.cdka_b.to(x.dtype)
-        delta = sum(kron_matvec(b[i], a[i], h) for i in range(a.shape[0]))
-        return y + (self.scale * delta).to(y.dtype)
+        h = self.dropout(x) if self.dropout is not None else x
+        # the r products summed in two GEMMs, added onto the frozen layer's output by the last one
+        return kron_matvec(self.cdka_b, self.cdka_a, h, base=y, scale=self.scale)
 
     def delta_weight(self) -> torch.Tensor:
-        return self.scale * sum(
-            torch.kron(self.cdka_b[i], self.cdka_a[i]) for i in range(self.cdka_a.shape[0])
-        )
+        return kron_sum_weight(self.cdka_b, self.cdka_a, self.scale)
 
 
 @register_method("cdka", CDKAConfig)

@@ -70,15 +70,17 @@ class KronALinear(MergeableLayer):
         self.kron_a = nn.Parameter(torch.empty(*a_shape, device=weight.device, dtype=torch.float32))
         self.kron_b = nn.Parameter(torch.empty(*b_shape, device=weight.device, dtype=torch.float32))
         init_kron_factors(self.kron_a, self.kron_b, init, d_in)
-        self.dropout = nn.Dropout(dropout) if dropout > 0 else nn.Identity()
+        self.dropout = nn.Dropout(dropout) if dropout > 0 else None
         self.merged = False
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         y = self.base(x)
         if self.merged:
             return y
-        a, b = self.kron_a.to(x.dtype), self.kron_b.to(x.dtype)
-        return y + self.scale * kron_matvec(a, b, self.dropout(x)).to(y.dtype)
+        if self.dropout is not None:
+            x = self.dropout(x)
+        # the update is added inside the last GEMM (one autograd node, fewest kernel launches)
+        return kron_matvec(self.kron_a, self.kron_b, x, base=y, scale=self.scale)
 
     def delta_weight(self) -> torch.Tensor:
         return self.scale * kron_weight(self.kron_a, self.kron_b)

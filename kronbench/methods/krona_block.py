@@ -21,11 +21,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from kronbench.config import MethodConfig
 from kronbench.methods.base import Method
-from kronbench.methods.kron import check_factor_shape, kron_matvec
+from kronbench.methods.kron import check_factor_shape, compute_dtype, kron_matvec, kron_sum_weight
 from kronbench.methods.krona import KRONA_INITS, init_kron_factors
 from kronbench.methods.mixture import get_activation
 from kronbench.methods.sites import (
@@ -41,6 +42,7 @@ from kronbench.registry import register_method
 KRONA_B_ACTIVATIONS = ("none", "silu", "relu", "gelu", "gelu_new", "mish")
 RESIDUALS = ("none", "res", "sigres")
 MODES = ("parallel", "sequential")
+INFERENCE_FORMS = ("dense", "factored")
 
 
 @dataclass
@@ -58,6 +60,9 @@ class KronABConfig(MethodConfig):
     bias: int = 1  # "module bias": 0, 1 (output bias) or 2 (+ intermediate bias)
     residual: str = "none"  # "none" (KronA^B), "res" (KronA^B_res), "sigres" (sigmoid residual scale)
     dropout: float = 0.0  # dropout on the adapter's input
+    # inference (no grad): "dense" collapses a linear adapter into one cached matrix (one GEMM per site);
+    # "factored" keeps the two-GEMM Kronecker form (what training runs)
+    inference: str = "dense"
 
     def __post_init__(self) -> None:
         if len(self.factor_shape) != 2 or min(self.factor_shape) < 1:
@@ -65,6 +70,7 @@ class KronABConfig(MethodConfig):
                 f"method.factor_shape={list(self.factor_shape)} must be two positive ints (a1, a2)"
             )
         checks = [
+            (self.inference, INFERENCE_FORMS, "inference"),
             (self.init, KRONA_INITS, "init"),
             (self.placement, tuple(PLACEMENTS), "placement"),
             (self.mode, MODES, "mode"),
@@ -96,60 +102,29 @@ class KronABConfig(MethodConfig):
         return "_".join(parts)
 
 
-class KronAFactor(nn.Module):
-    """One `(A ⊗ B) x` term with optional intermediate bias/activation and output bias."""
-
-    def __init__(
-        self,
-        d_in: int,
-        d_out: int,
-        a_shape: tuple[int, int],
-        init: str,
-        activation: str,
-        bias: int,
-        name: str,
-    ) -> None:
-        super().__init__()
-        b_shape = check_factor_shape(a_shape, d_out, d_in, name)
-        self.a_shape, self.b_shape = a_shape, b_shape
-        self.kron_a = nn.Parameter(torch.empty(*a_shape))
-        self.kron_b = nn.Parameter(torch.empty(*b_shape))
-        init_kron_factors(self.kron_a, self.kron_b, init, d_in)
-        self.act = None if activation == "none" else get_activation(activation)
-        self.mid_bias = nn.Parameter(torch.zeros(a_shape[0], b_shape[1])) if bias >= 2 else None
-        self.out_bias = nn.Parameter(torch.zeros(d_out)) if bias >= 1 else None
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        a, b = self.kron_a.to(x.dtype), self.kron_b.to(x.dtype)
-        if self.act is None and self.mid_bias is None:
-            y = kron_matvec(a, b, x)
-        else:
-            (a1, a2), (b1, b2) = self.a_shape, self.b_shape
-            lead = x.shape[:-1]
-            n = x.numel() // (a2 * b2)
-            t = (
-                (x.reshape(n, a2, b2).transpose(1, 2).reshape(n * b2, a2) @ a.t())
-                .view(n, b2, a1)
-                .transpose(1, 2)
-            )
-            if self.mid_bias is not None:  # t: (n, a1, b2)
-                t = t + self.mid_bias.to(x.dtype)
-            if self.act is not None:
-                t = self.act(t)
-            y = (t.reshape(n * a1, b2) @ b.t()).reshape(*lead, a1 * b1)
-        return y if self.out_bias is None else y + self.out_bias.to(x.dtype)
-
-
 class KronABlockAdapter(nn.Module):
-    """`s·Σ_k (A_k⊗B_k) x + s_res·x` (parallel), or `x + that` (sequential, returning the full output)."""
+    """`s·Σ_k (A_k⊗B_k) x + s_res·x` (parallel), or `x + that` (sequential, returning the full output).
+
+    The `K` modules' factors are stacked (`kron_a`: `(K, a1, a2)`, `kron_b`: `(K, b1, b2)`, biases `(K, ...)`),
+    so the whole sum costs two GEMMs (:func:`kron_matvec`), whatever `K` is. Under `torch.no_grad` /
+    `inference_mode`, an affine adapter (no activation) with `inference="dense"` collapses into one cached
+    `d_out×d_in` matrix (the `K` products, the scale, the residual) and one bias: one GEMM per site.
+    The cache is rebuilt whenever a parameter changes (its version counter moves).
+    """
 
     def __init__(self, d_in: int, d_out: int, cfg: KronABConfig, sequential: bool, name: str) -> None:
         super().__init__()
         a_shape = (cfg.factor_shape[0], cfg.factor_shape[1])
-        self.terms = nn.ModuleList(
-            KronAFactor(d_in, d_out, a_shape, cfg.init, cfg.activation, cfg.bias, name)
-            for _ in range(cfg.modules_per_block)
-        )
+        b_shape = check_factor_shape(a_shape, d_out, d_in, name)
+        k = cfg.modules_per_block
+        self.kron_a = nn.Parameter(torch.empty(k, *a_shape))
+        self.kron_b = nn.Parameter(torch.empty(k, *b_shape))
+        for i in range(k):  # each module initialised as one KronA module (fans of the 2-d factors)
+            init_kron_factors(self.kron_a[i], self.kron_b[i], cfg.init, d_in)
+        self.act = None if cfg.activation == "none" else get_activation(cfg.activation)
+        # intermediate bias on A_k x, laid out as kron_matvec's intermediate (a1, K, b2)
+        self.mid_bias = nn.Parameter(torch.zeros(a_shape[0], k, b_shape[1])) if cfg.bias >= 2 else None
+        self.out_bias = nn.Parameter(torch.zeros(k, d_out)) if cfg.bias >= 1 else None
         self.scale = cfg.scale
         self.sequential = sequential
         self.residual = cfg.residual
@@ -158,19 +133,57 @@ class KronABlockAdapter(nn.Module):
                 f"residual={cfg.residual!r} needs d_in == d_out at {name!r}, got {d_in} -> {d_out}"
             )
         self.s_res = nn.Parameter(torch.ones(())) if cfg.residual != "none" else None
-        self.dropout = nn.Dropout(cfg.dropout) if cfg.dropout > 0 else nn.Identity()
+        self.dropout = nn.Dropout(cfg.dropout) if cfg.dropout > 0 else None
+        self.dense_inference = cfg.inference == "dense" and self.act is None  # affine: collapses
+        self._dense_key: tuple | None = None
+        self._dense: tuple[torch.Tensor, torch.Tensor | None] | None = None
 
     def residual_scale(self) -> torch.Tensor | None:
         if self.s_res is None:
             return None
         return torch.sigmoid(self.s_res) if self.residual == "sigres" else self.s_res
 
+    def _between(self, t: torch.Tensor) -> torch.Tensor:
+        """Intermediate bias and non-linearity on `A_k x` (`(n, a1, K, b2)`)."""
+        if self.mid_bias is not None:
+            t = t + self.mid_bias.to(t.dtype)
+        return self.act(t) if self.act is not None else t
+
+    def dense(self) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """`(W, c)` with `adapter(x) = x @ W.T + c` (affine adapters only): the inference form, cached."""
+        params = [p for p in self.parameters()]
+        key = tuple((p.data_ptr(), p._version, p.dtype) for p in params)
+        if key != self._dense_key:
+            with torch.no_grad():
+                weight = kron_sum_weight(self.kron_a, self.kron_b, self.scale)
+                s_res = self.residual_scale()
+                eye = torch.eye(weight.shape[0], dtype=weight.dtype, device=weight.device)
+                if s_res is not None:
+                    weight = weight + s_res * eye
+                if self.sequential:
+                    weight = weight + eye
+                bias = None if self.out_bias is None else self.scale * self.out_bias.sum(0)
+                if self.mid_bias is not None:  # B_k (A_k x + m_k) = B_k A_k x + B_k m_k: a constant
+                    k, b1, b2 = self.kron_b.shape
+                    second = self.kron_b.transpose(1, 2).reshape(k * b2, b1)
+                    mid = self.scale * (self.mid_bias.reshape(-1, k * b2) @ second).reshape(-1)
+                    bias = mid if bias is None else bias + mid
+            self._dense_key, self._dense = key, (weight, bias)
+        return self._dense
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        h = self.dropout(x)
-        y = self.scale * sum(term(h) for term in self.terms)
+        if self.dense_inference and not torch.is_grad_enabled():
+            weight, bias = self.dense()
+            return F.linear(x, weight, bias)
+        h = self.dropout(x) if self.dropout is not None else x
+        between = self._between if (self.act is not None or self.mid_bias is not None) else None
+        base = None
+        if self.out_bias is not None:
+            base = (self.scale * self.out_bias.sum(0)).to(compute_dtype(x)).expand(*x.shape[:-1], -1)
+        y = kron_matvec(self.kron_a, self.kron_b, h, base=base, scale=self.scale, between=between)
         s_res = self.residual_scale()
         if s_res is not None:
-            y = y + s_res.to(x.dtype) * x
+            y = torch.addcmul(y, s_res.to(y.dtype), x.to(y.dtype))
         return x + y if self.sequential else y
 
 
