@@ -1,7 +1,9 @@
 """Kernel probe for `kron_matvec`: forward+backward time per KronA Table-9 factor shape vs LoRA and PEFT LoKr's
-explicit `kron(A, B)`, and a profiler table of one BERT-base KronA training step.
+explicit `kron(A, B)`, and profiler summaries (wall vs GPU-kernel time, kernel launches) of BERT-base training
+steps and batch-1 forwards per method.
 
-`python -m kronbench.bench_kernel [--tokens 4096] [--profile]` (GPU). Prints a table; correctness lives in tests.
+`python -m kronbench.bench_kernel [--probe] [--tokens 4096] [--profile out.json]` (GPU). Prints tables; correctness
+lives in tests.
 """
 
 from __future__ import annotations
@@ -55,11 +57,9 @@ def probe(tokens: int, d: int = 768) -> list[tuple[str, float]]:
         torch.randn(d, 8, device=dev, requires_grad=True),
     )
     rows.append(("lora r=8", time_fn(fwd_bwd(lambda t, a, b: (t @ a.t()) @ b.t(), x, la, lb))))
-    compiled = torch.compile(kron_matvec, dynamic=False)
     variants: dict[str, Callable] = {
         "krona": lambda t, a, b: kron_matvec(a, b, t),
-        "  traced": lambda t, a, b: kron_matvec_reference(a, b, t),
-        "  compiled": lambda t, a, b: compiled(a, b, t),
+        "  previous": lambda t, a, b: kron_matvec_reference(a, b, t),
         "  einsum": lambda t, a, b: torch.einsum("ik,jl,nkl->nij", a, b, t.view(-1, a.shape[1], b.shape[1])),
         "  lokr(kron)": lambda t, a, b: t @ torch.kron(a, b).t(),
     }
@@ -71,38 +71,107 @@ def probe(tokens: int, d: int = 768) -> list[tuple[str, float]]:
     return rows
 
 
-def profile_step(a_shape: tuple[int, int], method: str = "krona") -> str:
-    """Profiler table (CUDA time) of BERT-base training steps with the bench's harness."""
+def profile_summary(fn: Callable[[], None], steps: int = 3) -> dict[str, float]:
+    """Wall ms per call, GPU kernel ms per call, kernel launches per call and host (CPU) ms of the top ops, from
+    the PyTorch profiler: shows whether a call is bound by the GPU or by the host launching kernels."""
+    import time
+
+    from torch.profiler import ProfilerActivity, profile
+
+    sync = torch.cuda.synchronize if torch.cuda.is_available() else (lambda: None)
+    for _ in range(3):
+        fn()
+    sync()
+    t0 = time.perf_counter()
+    for _ in range(steps):
+        fn()
+    sync()
+    wall = (time.perf_counter() - t0) / steps * 1e3
+    with profile(activities=[ProfilerActivity.CPU, ProfilerActivity.CUDA]) as prof:
+        for _ in range(steps):
+            fn()
+        sync()
+    events = prof.key_averages()
+    kernel_us = sum(
+        e.self_device_time_total for e in events if e.device_type == torch.autograd.DeviceType.CUDA
+    )
+    launches = sum(
+        e.count for e in events if e.key in ("cudaLaunchKernel", "cuLaunchKernel", "cudaLaunchKernelExC")
+    )
+    return {
+        "wall_ms": wall,
+        "gpu_kernel_ms": kernel_us / steps / 1e3,
+        "kernel_launches": launches / steps,
+        "gpu_busy_fraction": kernel_us / steps / 1e3 / wall,
+    }
+
+
+def profile_cases(layers: int = 12, train_shape: tuple[int, int] = (32, 128)) -> list[dict[str, object]]:
+    """BERT-base, bf16: one training step (batch 32 × 128) per method and one batch-1 × 10 inference forward per
+    method (merged/dense forms included), each profiled on its own. (`layers`/`train_shape`: CPU smoke runs.)"""
     from kronbench.bench import make_batch, model_config, prepare, train_step_fn
 
-    spec = {"family": "bert", "config": {}}
-    dev = torch.device("cuda")
-    entry = {"method": method, "overrides": {"factor_shape": list(a_shape)} if method != "lora" else {}}
-    model, meth, _ = prepare(entry, spec, model_config("bert-base", spec), dev)
-    batch = make_batch(spec, 32, 128, dev, train=True)
-    step, _ = train_step_fn(model, meth, batch, torch.bfloat16)
-    for _ in range(5):
-        step()
-    torch.cuda.synchronize()
-    with torch.profiler.profile(activities=[torch.profiler.ProfilerActivity.CUDA]) as prof:
-        for _ in range(3):
-            step()
-        torch.cuda.synchronize()
-    return prof.key_averages().table(sort_by="cuda_time_total", row_limit=18)
+    spec = {"family": "bert", "config": {"num_hidden_layers": layers}}
+    mcfg = model_config("bert-base", spec)
+    dev = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    rows: list[dict[str, object]] = []
+    train_cases = [
+        ("full", {}), ("lora", {}), ("lokr", {"factor_shape": [32, 24]}), ("krona", {"factor_shape": [32, 24]}),
+        ("krona", {"factor_shape": [2, 384]}), ("krona_b", {}), ("krona_b_res", {}), ("pfeiffer", {}), ("adakron", {}),
+    ]  # fmt: skip
+    batch = make_batch(spec, *train_shape, dev, train=True)
+    for method, overrides in train_cases:
+        model, meth, _ = prepare({"method": method, "overrides": overrides}, spec, mcfg, dev)
+        model.train()
+        step, _ = train_step_fn(model, meth, batch, torch.bfloat16)
+        rows.append({"kind": "train", "method": method, "overrides": overrides} | profile_summary(step))
+        del model, meth, step
+    infer_cases = [
+        ("base", {}, False), ("krona", {}, True), ("krona", {}, False), ("lora", {}, True),
+        ("krona_b", {}, False), ("krona_b", {"inference": "factored"}, False),
+        ("krona_b_res", {}, False), ("krona_b_res", {"inference": "factored"}, False), ("adakron", {}, False),
+    ]  # fmt: skip
+    batch = make_batch(spec, 1, 10, dev, train=False)
+    for method, overrides, merged in infer_cases:
+        model, meth, _ = prepare({"method": method, "overrides": overrides}, spec, mcfg, dev)
+        model.eval()
+        if merged:
+            model = meth.merge_and_unload(model)
+
+        def forward(model=model) -> None:
+            with torch.inference_mode(), torch.autocast(dev.type, dtype=torch.bfloat16):
+                model(**batch)
+
+        row = {"kind": "infer", "method": method, "overrides": overrides, "merged": merged}
+        rows.append(row | profile_summary(forward, steps=20))
+        del model, meth
+    return rows
 
 
 def main() -> None:
+    import json
+
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--tokens", type=int, default=32 * 128)
-    parser.add_argument("--profile", action="store_true")
+    parser.add_argument(
+        "--profile", metavar="JSON", help="profile BERT-base steps/forwards; write the rows here"
+    )
+    parser.add_argument("--probe", action="store_true", help="time one adapter per factor shape")
     args = parser.parse_args()
     torch.backends.cuda.matmul.allow_tf32 = True
     if args.profile:
-        for shape, method in (((2, 384), "krona"), ((32, 24), "krona"), ((8, 8), "lora")):
-            print(f"=== profile {method} {shape} ===")
-            print(profile_step(shape, method))
-    for name, ms in probe(args.tokens):
-        print(f"{name:28s} {ms * 1e3:9.1f} us")
+        rows = profile_cases()
+        for row in rows:
+            print({k: (round(v, 3) if isinstance(v, float) else v) for k, v in row.items()})
+        with open(args.profile, "w") as f:
+            json.dump(
+                {"device": torch.cuda.get_device_name(), "torch": torch.__version__, "rows": rows},
+                f,
+                indent=1,
+            )
+    if args.probe:
+        for name, ms in probe(args.tokens):
+            print(f"{name:28s} {ms * 1e3:9.1f} us")
 
 
 if __name__ == "__main__":
