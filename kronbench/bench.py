@@ -301,6 +301,7 @@ class Runner:
     def prepare(self) -> None:
         """Phase 1: build the model and method, warm up, and take the peak memory of a few more steps."""
         t0 = time.perf_counter()
+        gc.collect()  # what a dropped entry left behind must not count as resident
         before = allocated(self.device)  # the entries built before this one stay resident
         self.model, method, self.params = prepare(self.entry, self.ctx["spec"], self.ctx["mcfg"], self.device)
         self.step = self.build(method)
@@ -562,12 +563,12 @@ def run_chunk(kind: str, entries: list[dict[str, Any]], ctx: dict[str, Any]) -> 
 
 def chunk_entries(entries: list[dict[str, Any]], ref_method: str, size: int | None) -> list[list[dict]]:
     """Groups of at most `size` entries resident at once, each with the reference (None: one group)."""
-    ref = [e for e in entries if e["method"] == ref_method][:1]
-    rest = [e for e in entries if e not in ref]
+    ref = next((e for e in entries if e["method"] == ref_method), None)
+    head, rest = ([ref] if ref else []), [e for e in entries if e is not ref]
     if not size or not rest:
         return [entries]
-    step = max(size - len(ref), 1)
-    return [ref + rest[i : i + step] for i in range(0, len(rest), step)]
+    step = max(size - len(head), 1)
+    return [head + rest[i : i + step] for i in range(0, len(rest), step)]
 
 
 def run_kind(kind: str, entries: list[dict[str, Any]], ctx: dict[str, Any], out_dir: Path) -> list[dict]:
@@ -637,6 +638,17 @@ def run_plan(plan: dict[str, Any]) -> list[dict[str, Any]]:
     if not out_dir.is_absolute():
         out_dir = REPO / out_dir
     env = environment() | {"tf32": bool(plan.get("tf32", True))}
+    gc.freeze()  # the bench's frequent collections then skip every object alive now (imported modules)
+    try:
+        return run_settings(plan, device, env, out_dir)
+    finally:
+        gc.unfreeze()
+
+
+def run_settings(
+    plan: dict[str, Any], device: torch.device, env: dict, out_dir: Path
+) -> list[dict[str, Any]]:
+    """Every (model, precision, compile) setting of the plan: training, then each inference protocol."""
     records = []
     for model_name in plan["models"]:
         spec = plan["model_specs"][model_name]
@@ -666,10 +678,10 @@ def run_plan(plan: dict[str, Any]) -> list[dict[str, Any]]:
 
 # -------------------------------------------------------------------------------------------------- tables
 TABLE_NOTE = (
-    "Training: median step (ms) over all timed steps; in brackets the ratio to full fine-tuning and, after it, "
-    "the lowest–highest ratio of the per-round medians (the noise of the ratio). Peak MB: the method's own "
-    "footprint. Latency: mean over rounds (ms), ratio to the bare model (base), measured interleaved in the same "
-    "process and setting."
+    "Training: median step (ms); in brackets the ratio to full fine-tuning, then the lowest–highest ratio of the "
+    "per-round medians (the noise of the ratio; records timed in interleaved rounds, schema 2). Peak MB: the "
+    "method's own footprint. Inference: mean latency over rounds (ms), ratio to the bare model (base) of the same "
+    "process and setting. Protocol: docs/BENCH.md."
 )
 
 

@@ -478,15 +478,28 @@ def plot_factor_shapes(records: Records, out: Path, paper_dir: Path) -> list[Pat
 
 
 def bench_records(root: Path) -> list[dict[str, Any]]:
-    bench = root / "bench"
-    out = []
-    for path in sorted(bench.rglob("*.json")) if bench.is_dir() else []:
-        try:
-            data = json.loads(path.read_text())
-        except json.JSONDecodeError:
-            continue
-        out += data if isinstance(data, list) else [data]
-    return [d for d in out if isinstance(d, dict) and d.get("method")]
+    """The bench records under `root/bench` (`kronbench.bench.load_records`; torch is imported only if any)."""
+    if not (root / "bench").is_dir():
+        return []
+    from kronbench.bench import load_records as load_bench_records
+
+    return load_bench_records(root / "bench")
+
+
+def write_bench_tables(root: Path, out: Path) -> list[Path]:
+    """Table 2 style markdown of the bench records, one file per (model, precision, mode):
+    `bench_<model>_<precision>-<mode>.md` (rows and format: `kronbench.bench.bench_tables`)."""
+    records = bench_records(root)
+    if not records:
+        return []
+    from kronbench.bench import TABLE_NOTE, bench_tables
+
+    paths = []
+    for (model, precision, mode), table in bench_tables(records).items():
+        path = out / f"bench_{model}_{precision}-{mode}.md"
+        path.write_text(f"# Bench — {model}, {precision}, {mode}\n\n{TABLE_NOTE}\n\n{table}")
+        paths.append(path)
+    return paths
 
 
 def first_number(data: dict[str, Any], *keys: str) -> float | None:
@@ -569,6 +582,8 @@ def render_all(results: Path, specs: Path, out: Path, plots: bool = True) -> lis
             path = out / f"{table.name}.{ext}"
             path.write_text(text)
             written.append(path)
+    bench_paths = write_bench_tables(results, out)
+    written += bench_paths
     plot_paths = []
     if plots:
         plot_dir = out / "plots"
@@ -577,13 +592,21 @@ def render_all(results: Path, specs: Path, out: Path, plots: bool = True) -> lis
         plot_paths += plot_efficiency(records, results, plot_dir)
         written += plot_paths
     index = (out.parent if out.name == "tables" else out) / "README.md"
-    index.write_text(index_page(tables, out, plot_paths, records, index.parent))
+    index.write_text(index_page(tables, out, plot_paths, records, index.parent, bench_paths))
     written.append(index)
     return written
 
 
-def index_page(tables: list[Table], out: Path, plots: list[Path], records: Records, base: Path) -> str:
-    """The generated `results/README.md`: every table (md / tex / csv) and plot, links relative to `base`."""
+def index_page(
+    tables: list[Table],
+    out: Path,
+    plots: list[Path],
+    records: Records,
+    base: Path,
+    bench: list[Path] | None = None,
+) -> str:
+    """The generated `results/README.md`: every table (md / tex / csv), bench table and plot, links relative
+    to `base`."""
     lines = [
         "# Results",
         "",
@@ -599,6 +622,11 @@ def index_page(tables: list[Table], out: Path, plots: list[Path], records: Recor
         lines.append(
             f"- {t.spec.get('title', t.name)}: [md]({stem}.md) · [tex]({stem}.tex) · [csv]({stem}.csv)"
         )
+    if bench:
+        lines += ["", "## Benchmarks (`make bench`)", ""]
+        for p in bench:
+            model, setting = p.stem.removeprefix("bench_").rsplit("_", 1)
+            lines.append(f"- {model}, {setting.replace('-', ' ', 1)}: [md]({p.relative_to(base).as_posix()})")
     lines += ["", "## Plots", ""]
     for p in plots:
         if p.suffix == ".png":
