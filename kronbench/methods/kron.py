@@ -20,7 +20,6 @@ backward runs in autograd's C++ nodes (a hand-written Python `autograd.Function`
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Callable
 
 import torch
@@ -35,7 +34,6 @@ def kron_flops(a_shape: tuple[int, int], b_shape: tuple[int, int]) -> tuple[int,
     return a_first, b_first
 
 
-@functools.lru_cache(maxsize=256)
 def _a_first(a_shape: tuple[int, int], b_shape: tuple[int, int]) -> bool:
     a_first, b_first = kron_flops(a_shape, b_shape)
     return a_first <= b_first

@@ -151,9 +151,9 @@ class KronABlockAdapter(nn.Module):
 
     def dense(self) -> tuple[torch.Tensor, torch.Tensor | None]:
         """`(W, c)` with `adapter(x) = x @ W.T + c` (affine adapters only): the inference form, cached."""
-        params = [p for p in self.parameters()]
-        key = tuple((p.data_ptr(), p._version, p.dtype) for p in params)
-        if key != self._dense_key:
+        compiling = torch.compiler.is_compiling()  # traced graphs recompute it (fused, cheap): no cache
+        key = None if compiling else tuple((p.data_ptr(), p._version, p.dtype) for p in self.parameters())
+        if compiling or key != self._dense_key:
             with torch.no_grad():
                 weight = kron_sum_weight(self.kron_a, self.kron_b, self.scale)
                 s_res = self.residual_scale()
@@ -168,6 +168,8 @@ class KronABlockAdapter(nn.Module):
                     second = self.kron_b.transpose(1, 2).reshape(k * b2, b1)
                     mid = self.scale * (self.mid_bias.reshape(-1, k * b2) @ second).reshape(-1)
                     bias = mid if bias is None else bias + mid
+            if compiling:
+                return weight, bias
             self._dense_key, self._dense = key, (weight, bias)
         return self._dense
 

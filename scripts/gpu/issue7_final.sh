@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# Issue 7 on one H100, in two calls of < 10 minutes (records under results/bench/, tarred to $OUT):
+#   bash scripts/gpu/issue7_final.sh bert   # profiler summaries + factor-shape probe + BERT-base bf16 eager, all methods
+#   bash scripts/gpu/issue7_final.sh rest   # T5-base bf16 eager, BERT-base fp32 subset, torch.compile subsets
+# Needs the Hydra/OmegaConf wheels in .whl/ (carry `.whl`). Each step is time-boxed; every finished setting has
+# already written its records. The plan is conf/bench/default.yaml; the overrides below only select parts of it.
+set -u
+python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site .whl/*.whl
+export PYTHONPATH=/tmp/site:$PWD PYTHONUNBUFFERED=1 TOKENIZERS_PARALLELISM=false HF_HUB_OFFLINE=1
+OUT=${OUT:-/tmp/out}; mkdir -p "$OUT"
+nvidia-smi --query-gpu=name,clocks.sm,clocks.max.sm,memory.used --format=csv,noheader | tee -a "$OUT/gpu.txt"
+nproc | tee -a "$OUT/gpu.txt"
+bench() { timeout "$1" python -m kronbench.bench "${@:2}" >> "$OUT/bench.log" 2>&1; echo "bench step rc=$?"; }
+case "${1:-bert}" in
+  bert)
+    timeout 100 python -m kronbench.bench_kernel --profile "$OUT/profile_bert-base.json" > "$OUT/profile.log" 2>&1
+    echo "profile rc=$?"
+    timeout 50 python -m kronbench.bench_kernel --probe > "$OUT/probe.log" 2>&1; echo "probe rc=$?"
+    rm -rf results/bench/bert-base/bf16-eager
+    bench 380 models=[bert-base] precisions=[bf16] compile=[false]
+    ;;
+  rest)
+    rm -rf results/bench/t5-base results/bench/bert-base/fp32-eager results/bench/bert-base/bf16-compile
+    bench 260 models=[t5-base] precisions=[bf16] compile=[false] 'factor_sweep.shapes=[[2,384],[192,4],[48,16],[32,24]]' \
+      'inference={krona: {batch_size: 1, seq_len: 10, warmup: 150, iters: 200, rounds: 3}}'
+    bench 60 models=[bert-base] precisions=[fp32] compile=[false] 'train_methods=[full,lora,lokr,krona]' \
+      'factor_sweep={shapes: [], methods: []}' 'inference={krona: {batch_size: 1, seq_len: 10, warmup: 150, iters: 200, rounds: 3}}' \
+      'infer_methods=[lora,{method: lora, merged: true},krona,{method: krona, merged: true}]'
+    bench 200 models=[bert-base] precisions=[bf16] compile=[true] 'train_methods=[full,lora,lokr,krona,krona_b]' \
+      'compile_methods=null' 'inference={krona: {batch_size: 1, seq_len: 10, warmup: 50, iters: 200, rounds: 3}}' \
+      'infer_methods=[{method: krona, merged: true},krona_b]'
+    ;;
+esac
+grep "\[bench\]" "$OUT/bench.log" | cut -c1-160
+python -m kronbench.bench --render > "$OUT/bench_tables.md" 2>&1
+tar -czf "$OUT/bench_records.tar.gz" results/bench
