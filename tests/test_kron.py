@@ -151,3 +151,25 @@ def test_autocast_runs_matmuls_in_bf16_and_returns_input_dtype_grads(a_shape, b_
 def test_mismatched_factor_stacks_are_rejected():
     with pytest.raises(ValueError, match="do not pair up"):
         kron_matvec(torch.randn(2, 2, 2), torch.randn(3, 3, 3), torch.randn(4, 6))
+
+
+def test_krona_and_krona_b_trace_whole_under_torch_compile():
+    """No graph break (fullgraph) in KronA's layer or KronA^B's adapter, training and dense-inference forms."""
+    from torch import nn
+
+    from kronbench.methods.krona import KronALinear
+    from kronbench.methods.krona_block import KronABConfig, KronABlockAdapter
+
+    torch.manual_seed(7)
+    layer = KronALinear(nn.Linear(64, 64).requires_grad_(False), (8, 8), 2.0, "normal", 0.0, "x")
+    adapter = KronABlockAdapter(64, 64, KronABConfig(factor_shape=[8, 8], residual="res", bias=2), False, "s")
+    with torch.no_grad():
+        for p in adapter.parameters():  # B starts at zero: make every term count
+            p.normal_()
+    x = torch.randn(4, 64, requires_grad=True)
+    for module in (layer, adapter):
+        compiled = torch.compile(module, fullgraph=True, backend="aot_eager")
+        torch.testing.assert_close(compiled(x), module(x))
+        compiled(x).sum().backward()
+        with torch.no_grad():
+            torch.testing.assert_close(compiled(x), module(x))
