@@ -343,8 +343,8 @@ class Runner:
         raise NotImplementedError
 
     def close(self) -> None:
-        """Drop the model and everything the step holds (optimizer state, compiled graph)."""
-        self.model = self.step = None
+        """Drop the model and everything the step holds (optimizer state, compiled or captured graph)."""
+        self.model = self.step = self.graph = None
 
 
 class TrainRunner(Runner):
@@ -408,7 +408,28 @@ class InferRunner(Runner):
         batch = make_batch(
             self.ctx["spec"], self.cfg["batch_size"], self.cfg["seq_len"], self.device, train=False
         )
+        if self.cfg.get("cuda_graph"):
+            return self.capture(forward, batch)
         return lambda: forward(**batch)
+
+    def capture(self, forward: Callable[..., Any], batch: dict[str, torch.Tensor]) -> Callable[[], Any]:
+        """The forward recorded once as a CUDA graph; each call replays it (no Python, no launches: the GPU's
+        own latency). The all-ones attention mask is dropped (same result): checking it is a host sync, which a
+        capture cannot contain."""
+        if self.device.type != "cuda":
+            raise Skip("cuda_graph needs a CUDA device")
+        batch = {k: v for k, v in batch.items() if k != "attention_mask"}
+        stream = torch.cuda.Stream(self.device)
+        stream.wait_stream(torch.cuda.current_stream(self.device))
+        with self.context(), torch.cuda.stream(stream):
+            for _ in range(3):  # warm-up on a side stream (lazy inits, caches such as KronA^B's dense form)
+                forward(**batch)
+        torch.cuda.current_stream(self.device).wait_stream(stream)
+        graph = torch.cuda.CUDAGraph()
+        with self.context(), torch.cuda.graph(graph):
+            forward(**batch)
+        self.graph = graph  # keeps the graph's memory pool alive with the runner
+        return graph.replay
 
     def context(self) -> contextlib.AbstractContextManager:
         dtype = self.ctx["setting"]["dtype"]

@@ -124,7 +124,8 @@ def profile_cases(layers: int = 12, train_shape: tuple[int, int] = (32, 128)) ->
         model, meth, _ = prepare({"method": method, "overrides": overrides}, spec, mcfg, dev)
         model.train()
         step, _ = train_step_fn(model, meth, batch, torch.bfloat16)
-        rows.append({"kind": "train", "method": method, "overrides": overrides} | profile_summary(step))
+        rows.append({"kind": "train", "method": method, "overrides": overrides} | profile_summary(step, 2))
+        print(rows[-1], flush=True)
         del model, meth, step
     infer_cases = [
         ("base", {}, False), ("krona", {}, True), ("krona", {}, False), ("lora", {}, True),
@@ -143,7 +144,8 @@ def profile_cases(layers: int = 12, train_shape: tuple[int, int] = (32, 128)) ->
                 model(**batch)
 
         row = {"kind": "infer", "method": method, "overrides": overrides, "merged": merged}
-        rows.append(row | profile_summary(forward, steps=20))
+        rows.append(row | profile_summary(forward, steps=10))
+        print(rows[-1], flush=True)
         del model, meth
     return rows
 
@@ -161,8 +163,6 @@ def main() -> None:
     torch.backends.cuda.matmul.allow_tf32 = True
     if args.profile:
         rows = profile_cases()
-        for row in rows:
-            print({k: (round(v, 3) if isinstance(v, float) else v) for k, v in row.items()})
         with open(args.profile, "w") as f:
             json.dump(
                 {"device": torch.cuda.get_device_name(), "torch": torch.__version__, "rows": rows},

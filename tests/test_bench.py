@@ -206,3 +206,15 @@ def test_t5_seq2seq_and_render_cli(tmp_path, capsys):
     ] == ("completed")
     main(["--config", str(TINY), out, "--render"])
     assert "tiny-t5, fp32, eager" in capsys.readouterr().out
+
+
+def test_cuda_graph_protocol_is_skipped_with_its_reason_on_cpu(tmp_path):
+    plan = tiny_plan(
+        tmp_path,
+        "train_methods=[]",
+        "infer_methods=[krona]",
+        "inference={graph: {batch_size: 1, seq_len: 4, warmup: 1, iters: 1, rounds: 1, cuda_graph: true}}",
+    )
+    records = [r for r in run_plan(plan) if r["kind"] == "infer"]
+    assert {r["name"] for r in records} == {"base", "krona"}
+    assert all(r["status"] == "skipped" and "CUDA" in r["reason"] for r in records)
