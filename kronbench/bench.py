@@ -234,6 +234,25 @@ def train_step_fn(model: nn.Module, method: Any, batch: dict[str, torch.Tensor],
     return step, set_forward
 
 
+LAUNCH_APIS = ("cudaLaunchKernel", "cuLaunchKernel", "cudaLaunchKernelExC", "cuLaunchKernelEx")
+
+
+def gpu_profile(fn: Callable[[], Any], calls: int) -> dict[str, float]:
+    """GPU kernel time and kernel launches per call of `fn`, from the PyTorch profiler: the device's own work,
+    free of the host noise that eager wall times carry (a host-bound step waits on Python and launches)."""
+    from torch.profiler import ProfilerActivity, profile
+
+    with profile(activities=[ProfilerActivity.CPU, ProfilerActivity.CUDA]) as prof:
+        for _ in range(calls):
+            fn()
+        torch.cuda.synchronize()
+    events = prof.key_averages()
+    cuda = torch.autograd.DeviceType.CUDA
+    kernel_us = sum(e.self_device_time_total for e in events if e.device_type == cuda)
+    launches = sum(e.count for e in events if e.key in LAUNCH_APIS)
+    return {"gpu_kernel_ms": kernel_us / calls / 1e3, "kernel_launches": launches / calls}
+
+
 def count_flops(fn: Callable[[], None]) -> int:
     counter = FlopCounterMode(display=False)
     with counter:
@@ -275,6 +294,7 @@ class Runner:
         self.step: Callable[[], Any] | None = None
         self.params: dict[str, Any] = {}
         self.peak_mem_mb: float | None = None
+        self.gpu: dict[str, float] = {}  # GPU kernel ms and launches per call (profiler; CUDA only)
         self.times: list[list[float]] = []  # seconds per timed step, one list per round
         self.wall_s = 0.0
         self.record = base_record(self, ctx)
@@ -313,8 +333,16 @@ class Runner:
             for _ in range(PEAK_STEPS):
                 self.step()
             sync(self.device)
-        self.peak_mem_mb = own_peak_mb(self.device, before)
+            self.peak_mem_mb = own_peak_mb(self.device, before)
+            self.gpu = gpu_profile(self.step, self.profile_calls()) if self.profiled() else {}
         self.wall_s += time.perf_counter() - t0
+
+    def profiled(self) -> bool:
+        return self.device.type == "cuda" and bool(self.ctx["plan"].get("profile", True))
+
+    def profile_calls(self) -> int:
+        """Steps / forwards under the profiler (few: its overhead is per event)."""
+        return int(self.cfg.get("profile_calls", 2))
 
     def run_round(self) -> None:
         """Phase 2: time this entry's share of one round."""
@@ -343,8 +371,8 @@ class Runner:
         raise NotImplementedError
 
     def close(self) -> None:
-        """Drop the model and everything the step holds (optimizer state, compiled or captured graph)."""
-        self.model = self.step = self.graph = None
+        """Drop the model and everything the step holds (optimizer state, compiled graph)."""
+        self.model = self.step = None
 
 
 class TrainRunner(Runner):
@@ -383,6 +411,7 @@ class TrainRunner(Runner):
             "samples_per_s": self.cfg["batch_size"] / med,
             "peak_mem_mb": self.peak_mem_mb,
             "flops_per_step": self.flops,
+            **self.gpu,
             "two_pass": self.two_pass,
             "protocol": {k: self.cfg[k] for k in keys}
             | {"steps_per_round": self.share()[0], "optimizer": "adamw"}
@@ -408,28 +437,7 @@ class InferRunner(Runner):
         batch = make_batch(
             self.ctx["spec"], self.cfg["batch_size"], self.cfg["seq_len"], self.device, train=False
         )
-        if self.cfg.get("cuda_graph"):
-            return self.capture(forward, batch)
         return lambda: forward(**batch)
-
-    def capture(self, forward: Callable[..., Any], batch: dict[str, torch.Tensor]) -> Callable[[], Any]:
-        """The forward recorded once as a CUDA graph; each call replays it (no Python, no launches: the GPU's
-        own latency). The all-ones attention mask is dropped (same result): checking it is a host sync, which a
-        capture cannot contain."""
-        if self.device.type != "cuda":
-            raise Skip("cuda_graph needs a CUDA device")
-        batch = {k: v for k, v in batch.items() if k != "attention_mask"}
-        stream = torch.cuda.Stream(self.device)
-        stream.wait_stream(torch.cuda.current_stream(self.device))
-        with self.context(), torch.cuda.stream(stream):
-            for _ in range(3):  # warm-up on a side stream (lazy inits, caches such as KronA^B's dense form)
-                forward(**batch)
-        torch.cuda.current_stream(self.device).wait_stream(stream)
-        graph = torch.cuda.CUDAGraph()
-        with self.context(), torch.cuda.graph(graph):
-            forward(**batch)
-        self.graph = graph  # keeps the graph's memory pool alive with the runner
-        return graph.replay
 
     def context(self) -> contextlib.AbstractContextManager:
         dtype = self.ctx["setting"]["dtype"]
@@ -450,6 +458,7 @@ class InferRunner(Runner):
             "latency_ms": statistics.fmean(rounds),
             "latency_ms_repeats": rounds,
             "peak_mem_mb": self.peak_mem_mb,
+            **self.gpu,
             "merged": bool(self.entry.get("merged")),
             "protocol": dict(self.cfg) | self.protocol(),
         }
@@ -457,8 +466,15 @@ class InferRunner(Runner):
 
 RUNNERS: dict[str, type[Runner]] = {"train": TrainRunner, "infer": InferRunner}
 RATIO_KEYS = {
-    "train": ("step_ms", "peak_mem_mb", "flops_per_step", "samples_per_s"),
-    "infer": ("latency_ms",),
+    "train": (
+        "step_ms",
+        "peak_mem_mb",
+        "flops_per_step",
+        "samples_per_s",
+        "gpu_kernel_ms",
+        "kernel_launches",
+    ),
+    "infer": ("latency_ms", "gpu_kernel_ms", "kernel_launches"),
 }
 
 
@@ -748,7 +764,8 @@ def _row_order(name: str, slots: dict[str, dict]) -> tuple:
 
 def bench_tables(records: list[dict[str, Any]]) -> dict[tuple[str, str, str], str]:
     """Table 2 style markdown per (model, precision, mode): one row per record name (merged variants too),
-    training figures × full and one latency column per inference protocol × base."""
+    training figures × full and one latency column per inference protocol × base; GPU kernel-time columns
+    when the records have them (CUDA runs)."""
     keyed: dict[tuple[str, str, str], dict[str, dict[str, dict]]] = {}
     for rec in records:
         key = (rec["model"], rec["precision"], "compile" if rec["compile"] else "eager")
@@ -758,14 +775,19 @@ def bench_tables(records: list[dict[str, Any]]) -> dict[tuple[str, str, str], st
     for key, by_name in keyed.items():
         protos = sorted({s for d in by_name.values() for s in d if s.startswith("infer-")})
         head = ["method", "trainable", "step ms (×full, rounds)", "samples/s", "peak MB (×full)"]
-        head += ["GFLOP/step (×full)"] + [f"{p[6:]} ms (×base, rounds)" for p in protos]
+        gpu = any("gpu_kernel_ms" in r.get("metrics", {}) for d in by_name.values() for r in d.values())
+        head += ["GFLOP/step (×full)"] + (["GPU ms/step (×full)"] if gpu else [])
+        head += [f"{p[6:]} ms (×base, rounds)" for p in protos]
+        head += [f"{p[6:]} GPU ms (×base)" for p in protos] if gpu else []
         lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
         for name, slots in sorted(by_name.items(), key=lambda kv: _row_order(*kv)):
             tr = slots.get("train")
             trainable = tr.get("metrics", {}).get("params", {}).get("trainable", "—") if tr else ""
             cells = [name, str(trainable), _fmt(tr, "step_ms"), _fmt(tr, "samples_per_s", False, 1)]
             cells += [_fmt(tr, "peak_mem_mb", True, 0), _fmt(tr, "flops_per_step", True, 0, 1e9)]
+            cells += [_fmt(tr, "gpu_kernel_ms", True, 2)] if gpu else []
             cells += [_fmt(slots.get(p), "latency_ms", True, 3) for p in protos]
+            cells += [_fmt(slots.get(p), "gpu_kernel_ms", True, 3) for p in protos] if gpu else []
             lines.append("| " + " | ".join(cells) + " |")
         out[key] = "\n".join(lines) + "\n"
     return out

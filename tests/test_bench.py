@@ -208,13 +208,16 @@ def test_t5_seq2seq_and_render_cli(tmp_path, capsys):
     assert "tiny-t5, fp32, eager" in capsys.readouterr().out
 
 
-def test_cuda_graph_protocol_is_skipped_with_its_reason_on_cpu(tmp_path):
-    plan = tiny_plan(
-        tmp_path,
-        "train_methods=[]",
-        "infer_methods=[krona]",
-        "inference={graph: {batch_size: 1, seq_len: 4, warmup: 1, iters: 1, rounds: 1, cuda_graph: true}}",
-    )
-    records = [r for r in run_plan(plan) if r["kind"] == "infer"]
-    assert {r["name"] for r in records} == {"base", "krona"}
-    assert all(r["status"] == "skipped" and "CUDA" in r["reason"] for r in records)
+def test_gpu_kernel_time_columns_appear_with_cuda_records(tiny_run):
+    """Records from a CUDA run carry the profiler's GPU kernel time: the table grows a column per kind."""
+    _, records = tiny_run
+    fake = json.loads(json.dumps([r for r in records if r["status"] == "completed"]))
+    for rec in fake:
+        rec["metrics"]["gpu_kernel_ms"] = 2.0 if rec["name"] in ("full", "base") else 3.0
+        rec["ratios"] = rec.get("ratios", {}) | (
+            {} if rec["name"] in ("full", "base") else {"gpu_kernel_ms": 1.5}
+        )
+    text = render_tables(fake)
+    assert "GPU ms/step (×full)" in text and "krona GPU ms (×base)" in text
+    krona = next(line for line in text.splitlines() if line.startswith("| krona |"))
+    assert "3.00 (1.50)" in krona

@@ -433,3 +433,14 @@ def test_krona_b_factored_inference_and_nonlinear_adapters_skip_the_dense_form()
 def test_krona_b_bad_inference_form_is_rejected():
     with pytest.raises(Exception, match="inference"):
         OmegaConf.to_object(composed("method=krona_b", "method.inference=fused").method)
+
+
+def test_krona_b_dense_form_is_cached_in_the_autocast_dtype():
+    adapter, cfg = krona_b_adapter("method.residual=res", "method.bias=2")
+    x = torch.randn(6, 32)
+    expected = explicit_krona_b(adapter, cfg, x)
+    with torch.no_grad(), torch.autocast("cpu", dtype=torch.bfloat16):
+        got = adapter(x)
+        weight, bias = adapter.dense(torch.bfloat16)
+    assert got.dtype == weight.dtype == bias.dtype == torch.bfloat16
+    torch.testing.assert_close(got.float(), expected, rtol=5e-2, atol=5e-2 * expected.abs().max().item())

@@ -149,10 +149,12 @@ class KronABlockAdapter(nn.Module):
             t = t + self.mid_bias.to(t.dtype)
         return self.act(t) if self.act is not None else t
 
-    def dense(self) -> tuple[torch.Tensor, torch.Tensor | None]:
-        """`(W, c)` with `adapter(x) = x @ W.T + c` (affine adapters only): the inference form, cached."""
+    def dense(self, dtype: torch.dtype) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """`(W, c)` with `adapter(x) = x @ W.T + c` (affine adapters only), in the compute dtype `dtype`: the
+        inference form, cached (no per-forward cast of W under autocast)."""
         compiling = torch.compiler.is_compiling()  # traced graphs recompute it (fused, cheap): no cache
-        key = None if compiling else tuple((p.data_ptr(), p._version, p.dtype) for p in self.parameters())
+        params = () if compiling else tuple((p.data_ptr(), p._version, p.dtype) for p in self.parameters())
+        key = None if compiling else (dtype, params)
         if compiling or key != self._dense_key:
             with torch.no_grad():
                 weight = kron_sum_weight(self.kron_a, self.kron_b, self.scale)
@@ -168,6 +170,8 @@ class KronABlockAdapter(nn.Module):
                     second = self.kron_b.transpose(1, 2).reshape(k * b2, b1)
                     mid = self.scale * (self.mid_bias.reshape(-1, k * b2) @ second).reshape(-1)
                     bias = mid if bias is None else bias + mid
+            weight = weight.to(dtype)
+            bias = None if bias is None else bias.to(dtype)
             if compiling:
                 return weight, bias
             self._dense_key, self._dense = key, (weight, bias)
@@ -175,7 +179,7 @@ class KronABlockAdapter(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if self.dense_inference and not torch.is_grad_enabled():
-            weight, bias = self.dense()
+            weight, bias = self.dense(compute_dtype(x))
             return F.linear(x, weight, bias)
         h = self.dropout(x) if self.dropout is not None else x
         between = self._between if (self.act is not None or self.mid_bias is not None) else None

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Issue 7 on one H100, in two calls of < 10 minutes (records under results/bench/, tarred to $OUT):
 #   bash scripts/gpu/issue7_final.sh bert          # factor-shape probe + BERT-base bf16 eager, every method and protocol
-#   bash scripts/gpu/issue7_final.sh graph_t5      # profiler summaries, BERT-base CUDA-graph batch-1, T5-base bf16 eager
+#   bash scripts/gpu/issue7_final.sh graph_t5      # profiler summaries (bench_kernel), T5-base bf16 eager
 #   bash scripts/gpu/issue7_final.sh compile_fp32  # torch.compile (BERT-base bf16 subset), fp32 (BERT-base subset)
 # Needs the Hydra/OmegaConf wheels in .whl/ (carry `.whl`). Each step is time-boxed; every finished setting has
 # already written its records. The plan is conf/bench/default.yaml; the overrides below only select parts of it.
@@ -21,13 +21,11 @@ case "${1:-bert}" in
   graph_t5)
     timeout 150 python -m kronbench.bench_kernel --profile "$OUT/profile_bert-base.json" > "$OUT/profile.log" 2>&1
     echo "profile rc=$?"
-    rm -rf results/bench/bert-base/bf16-eager/infer-krona-graph results/bench/t5-base
-    bench 60 models=[bert-base] precisions=[bf16] compile=[false] train_methods=[] 'factor_sweep={shapes: [], methods: []}' \
-      'inference={krona-graph: {batch_size: 1, seq_len: 10, warmup: 150, iters: 200, rounds: 3, cuda_graph: true}}'
+    rm -rf results/bench/t5-base
     T5_INFER='[lora, {method: lora, merged: true}, krona, {method: krona, merged: true}, krona_b, {method: krona_b, name: krona_b-factored, overrides: {inference: factored}}, krona_b_res, adakron]'
     bench 290 models=[t5-base] precisions=[bf16] compile=[false] 'factor_sweep.shapes=[[2,384],[32,24]]' \
       'train={batch_size: 32, seq_len: 128, warmup: 5, steps: 30, rounds: 5}' "infer_methods=$T5_INFER" \
-      'inference={krona: {batch_size: 1, seq_len: 10, warmup: 30, iters: 50, rounds: 3}, krona-graph: {batch_size: 1, seq_len: 10, warmup: 20, iters: 100, rounds: 3, cuda_graph: true}}'
+      'inference={krona: {batch_size: 1, seq_len: 10, warmup: 30, iters: 50, rounds: 3}}'
     ;;
   compile_fp32)
     rm -rf results/bench/bert-base/fp32-eager results/bench/bert-base/bf16-compile
