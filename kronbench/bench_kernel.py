@@ -9,7 +9,6 @@ lives in tests.
 from __future__ import annotations
 
 import argparse
-import statistics
 from collections.abc import Callable
 
 import torch
@@ -19,20 +18,14 @@ from kronbench.methods.kron import kron_matvec, kron_matvec_reference
 SHAPES = [(48, 16), (32, 24), (3, 256), (24, 32), (2, 384), (192, 4), (12, 64)]
 
 
-def time_fn(fn: Callable[[], None], warmup: int = 20, iters: int = 100) -> float:
-    """Median ms over `iters` event-timed calls after `warmup`."""
+def time_fn(fn: Callable[[], None], warmup: int = 10, calls: int = 20) -> float:
+    """GPU kernel ms per call of `fn` (profiler), after `warmup` calls: the kernels' own cost, which
+    CUDA-event timing of a host-bound call would hide behind launch gaps."""
+    from kronbench.bench import gpu_profile
+
     for _ in range(warmup):
         fn()
-    torch.cuda.synchronize()
-    times = []
-    for _ in range(iters):
-        start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
-        start.record()
-        fn()
-        end.record()
-        end.synchronize()
-        times.append(start.elapsed_time(end))
-    return statistics.median(times)
+    return gpu_profile(fn, calls)["gpu_kernel_ms"]
 
 
 def fwd_bwd(f: Callable, x: torch.Tensor, a: torch.Tensor, b: torch.Tensor) -> Callable[[], None]:
@@ -48,7 +41,7 @@ def fwd_bwd(f: Callable, x: torch.Tensor, a: torch.Tensor, b: torch.Tensor) -> C
 
 
 def probe(tokens: int, d: int = 768) -> list[tuple[str, float]]:
-    """Forward+backward ms of one adapter on `tokens × d` input (bf16 autocast, fp32 params)."""
+    """Forward+backward GPU kernel ms of one adapter on `tokens × d` input (bf16 autocast, fp32 params)."""
     dev = torch.device("cuda")
     x = torch.randn(tokens, d, device=dev, requires_grad=True)
     rows = []
@@ -171,7 +164,7 @@ def main() -> None:
             )
     if args.probe:
         for name, ms in probe(args.tokens):
-            print(f"{name:28s} {ms * 1e3:9.1f} us")
+            print(f"{name:28s} {ms * 1e3:9.1f} us of GPU kernels (forward + backward)")
 
 
 if __name__ == "__main__":

@@ -14,7 +14,7 @@ nproc | tee -a "$OUT/gpu.txt"
 bench() { timeout "$1" python -m kronbench.bench "${@:2}" >> "$OUT/bench.log" 2>&1; echo "bench step rc=$?"; }
 case "${1:-bert}" in
   bert)
-    timeout 50 python -m kronbench.bench_kernel --probe > "$OUT/probe.log" 2>&1; echo "probe rc=$?"
+    timeout 60 python -m kronbench.bench_kernel --probe > "$OUT/probe.log" 2>&1; echo "probe rc=$?"
     rm -rf results/bench/bert-base/bf16-eager
     bench 380 models=[bert-base] precisions=[bf16] compile=[false]
     ;;
