@@ -16,7 +16,7 @@ case "${1:-bert}" in
   bert)
     timeout 60 python -m kronbench.bench_kernel --probe > "$OUT/probe.log" 2>&1; echo "probe rc=$?"
     rm -rf results/bench/bert-base/bf16-eager
-    bench 380 models=[bert-base] precisions=[bf16] compile=[false]
+    bench 450 models=[bert-base] precisions=[bf16] compile=[false]
     ;;
   graph_t5)
     timeout 150 python -m kronbench.bench_kernel --profile "$OUT/profile_bert-base.json" > "$OUT/profile.log" 2>&1
