@@ -338,7 +338,8 @@ class Runner:
         self.wall_s += time.perf_counter() - t0
 
     def profiled(self) -> bool:
-        return self.device.type == "cuda" and bool(self.ctx["plan"].get("profile", True))
+        on = bool(self.ctx["plan"].get("profile", True)) and self.profile_calls() > 0
+        return self.device.type == "cuda" and on
 
     def profile_calls(self) -> int:
         """Steps / forwards under the profiler (few: its overhead is per event)."""
