@@ -33,6 +33,7 @@ from torch import nn
 
 from kronbench.config import MethodConfig
 from kronbench.methods.base import Method
+from kronbench.methods.kron import compute_dtype
 from kronbench.methods.mixture import BottleneckAdapter, ExpertLinear, init_linear_, mixture_aux_loss
 from kronbench.methods.sites import attach_sequential, resolve_sites, site_dims
 from kronbench.registry import register_method
@@ -112,6 +113,8 @@ class KronDown(nn.Module):
         self.product, self.r2, self.blocks = product, r2, blocks
 
     def forward(self, h: torch.Tensor) -> torch.Tensor:
+        # cast once for both projections (autocast would cast the activations once per projection)
+        h = h.to(compute_dtype(h))
         return combine(self.product, self.d_c(h), self.d_v(h), self.r2, self.blocks)
 
 
