@@ -4,6 +4,7 @@
 #   bash scripts/gpu/issue7_final.sh graph_t5      # profiler summaries (bench_kernel), T5-base bf16 eager
 #   bash scripts/gpu/issue7_final.sh infer_compile_fp32  # BERT-base fp32 subset, torch.compile training subset
 #   bash scripts/gpu/issue7_final.sh infer         # BERT-base bf16 inference (both protocols), torch.compile batch-1 subset
+#   bash scripts/gpu/issue7_final.sh rerun         # AdaKron vs Pfeiffer again (*-rerun rows), T5-base training with GPU time
 # Needs the Hydra/OmegaConf wheels in .whl/ (carry `.whl`). Each step is time-boxed; every finished setting has
 # already written its records. The plan is conf/bench/default.yaml; the overrides below only select parts of it.
 set -u
@@ -43,6 +44,15 @@ case "${1:-bert}" in
     bench 150 models=[bert-base] precisions=[bf16] compile=[true] train_methods=[] 'compile_methods=null' \
       'inference={krona: {batch_size: 1, seq_len: 10, warmup: 50, iters: 200, rounds: 3, profile_calls: 10}}' \
       'infer_methods=[{method: krona, merged: true},krona_b,krona_b_res]'
+    ;;
+  rerun)   # AdaKron after its single-cast change, against Pfeiffer/full/LoRA/KronA of the same process (names *-rerun);
+           # T5-base training again, now with GPU kernel time
+    R='{method: full, name: full-rerun}, {method: pfeiffer, name: pfeiffer-rerun}, {method: adakron, name: adakron-rerun}'
+    R="$R, {method: madakron_partial, name: madakron_partial-rerun}, {method: lora, name: lora-rerun}, {method: krona, name: krona-rerun}"
+    bench 130 models=[bert-base] precisions=[bf16] compile=[false] "train_methods=[$R]" 'factor_sweep={shapes: [], methods: []}' 'inference={}'
+    rm -rf results/bench/t5-base/bf16-eager/train
+    bench 250 models=[t5-base] precisions=[bf16] compile=[false] 'factor_sweep.shapes=[[2,384],[32,24]]' \
+      'train={batch_size: 32, seq_len: 128, warmup: 5, steps: 30, rounds: 5}' 'inference={}'
     ;;
 esac
 grep "\[bench\]" "$OUT/bench.log" | cut -c1-160
