@@ -748,7 +748,8 @@ def _fmt(
     value = rec["metrics"].get(key)
     if value is None:
         return "—"
-    text = f"{value / scale:.{digits}f}"
+    other_run = rec.get("other_run") and key in ("step_ms", "latency_ms")
+    text = f"{value / scale:.{digits}f}" + (" †" if other_run else "")
     if ratio and key in rec.get("ratios", {}):
         spread = (rec.get("ratio_spread") or {}).get(key)
         extra = f", {spread[0]:.2f}–{spread[1]:.2f}" if spread else ""
@@ -781,7 +782,12 @@ def bench_tables(records: list[dict[str, Any]]) -> dict[tuple[str, str, str], st
         head += [f"{p[6:]} ms (×base, rounds)" for p in protos]
         head += [f"{p[6:]} GPU ms (×base)" for p in protos] if gpu else []
         lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+        refs = {
+            slot: recs[slot] for name, recs in by_name.items() if name in ("full", "base") for slot in recs
+        }
+        other_run = False
         for name, slots in sorted(by_name.items(), key=lambda kv: _row_order(*kv)):
+            other_run |= _mark_other_run(slots, refs)
             tr = slots.get("train")
             trainable = tr.get("metrics", {}).get("params", {}).get("trainable", "—") if tr else ""
             cells = [name, str(trainable), _fmt(tr, "step_ms"), _fmt(tr, "samples_per_s", False, 1)]
@@ -790,8 +796,25 @@ def bench_tables(records: list[dict[str, Any]]) -> dict[tuple[str, str, str], st
             cells += [_fmt(slots.get(p), "latency_ms", True, 3) for p in protos]
             cells += [_fmt(slots.get(p), "gpu_kernel_ms", True, 3) for p in protos] if gpu else []
             lines.append("| " + " | ".join(cells) + " |")
-        out[key] = "\n".join(lines) + "\n"
+        note = "\n† ratio to the reference measured in that record's own (another) run\n" if other_run else ""
+        out[key] = "\n".join(lines) + "\n" + note
     return out
+
+
+def _mark_other_run(slots: dict[str, dict], refs: dict[str, dict]) -> bool:
+    """Flag (`name †`) records whose ratios used a reference from another run than the reference row shown:
+    absolute times of different runs do not compare on a noisy host, ratios do."""
+    marked = False
+    for slot, rec in slots.items():
+        ref = refs.get(slot)
+        theirs = rec.get("reference_metrics") or {}
+        if ref is None or rec is ref or not theirs or ref.get("status") != "completed":
+            continue
+        key = "step_ms" if slot == "train" else "latency_ms"
+        if theirs.get(key) != ref["metrics"].get(key):
+            rec["other_run"] = True
+            marked = True
+    return marked
 
 
 def render_tables(records: list[dict[str, Any]]) -> str:

@@ -221,3 +221,15 @@ def test_gpu_kernel_time_columns_appear_with_cuda_records(tiny_run):
     assert "GPU ms/step (×full)" in text and "krona GPU ms (×base)" in text
     krona = next(line for line in text.splitlines() if line.startswith("| krona |"))
     assert "3.00 (1.50)" in krona
+
+
+def test_rows_from_another_run_are_marked(tiny_run):
+    """A record whose ratio used another run's reference gets a † on its time and the table a footnote."""
+    _, records = tiny_run
+    fake = json.loads(json.dumps([r for r in records if r["status"] == "completed"]))
+    krona = next(r for r in fake if r["kind"] == "train" and r["name"] == "krona")
+    krona["reference_metrics"]["step_ms"] = 123.0  # the reference of an earlier run
+    text = render_tables(fake)
+    row = next(line for line in text.splitlines() if line.startswith("| krona |"))
+    assert row.count("†") == 1 and "ratio to the reference measured in" in text
+    assert "†" not in next(line for line in text.splitlines() if line.startswith("| lora |"))
