@@ -537,24 +537,25 @@ def plot_efficiency(records: Records, root: Path, out: Path) -> list[Path]:
     ).items():
         lat = {}
         for rec in sorted(recs, key=lambda r: (r.get("name") != "base", r.get("name", ""))):
-            value = first_number(rec, "latency_ms", "metrics.latency_ms")
-            if value is not None:
-                lat[rec.get("name") or rec["method"]] = (value, (rec.get("ratios") or {}).get("latency_ms"))
+            # ratios to the base of the record's own run: absolute ms of different runs do not compare
+            ratio = 1.0 if rec.get("name") == "base" else (rec.get("ratios") or {}).get("latency_ms")
+            if ratio is not None:
+                lat[rec.get("name") or rec["method"]] = ratio
         if len(lat) < 2:
             continue
         fig, ax = plt.subplots(figsize=(7, 3.8))
-        bars = ax.bar(list(lat), [v for v, _ in lat.values()], color="#c44e52")
-        for bar, (_, ratio) in zip(bars, lat.values(), strict=True):
-            if ratio is not None:
-                ax.annotate(f"{ratio:.2f}×", (bar.get_x() + bar.get_width() / 2, bar.get_height()),
-                            ha="center", va="bottom", fontsize=7)  # fmt: skip
-        ax.set_ylabel("inference latency (ms)")
+        bars = ax.bar(list(lat), list(lat.values()), color="#c44e52")
+        for bar, ratio in zip(bars, lat.values(), strict=True):
+            ax.annotate(f"{ratio:.2f}×", (bar.get_x() + bar.get_width() / 2, bar.get_height()),
+                        ha="center", va="bottom", fontsize=7)  # fmt: skip
+        ax.axhline(1.0, color="black", linewidth=0.6)
+        ax.set_ylabel("inference latency (× base model)")
         mode = "compile" if compiled else "eager"
         ax.set_title(
             f"Inference latency — {model}, {precision} {mode}, {proto} protocol (× base, same process)"
         )
         ax.title.set_fontsize(9)
-        ax.tick_params(axis="x", rotation=30)
+        ax.set_xticks(range(len(lat)), list(lat), rotation=40, ha="right", fontsize=8)
         fig.tight_layout()
         paths += save(fig, out, f"latency_{model}_{precision}-{mode}_{proto}")
         plt.close(fig)
