@@ -79,7 +79,7 @@ class KronALinear(MergeableLayer):
             return y
         if self.dropout is not None:
             x = self.dropout(x)
-        # the update is added inside the last GEMM (one autograd node, fewest kernel launches)
+        # the update is added by the last GEMM (addmm onto the frozen output: no separate add kernel)
         return kron_matvec(self.kron_a, self.kron_b, x, base=y, scale=self.scale)
 
     def delta_weight(self) -> torch.Tensor:
