@@ -444,3 +444,20 @@ def test_krona_b_dense_form_is_cached_in_the_autocast_dtype():
         weight, bias = adapter.dense(torch.bfloat16)
     assert got.dtype == weight.dtype == bias.dtype == torch.bfloat16
     torch.testing.assert_close(got.float(), expected, rtol=5e-2, atol=5e-2 * expected.abs().max().item())
+
+
+def test_adakron_joint_down_projection_equals_two_layers():
+    """AdaKron's D_c and D_v run as one GEMM over concatenated weights: same values and gradients."""
+    torch.manual_seed(8)
+    adapter = build_adakron(32, AdaKronConfig(r=8, r2=2), "x")
+    randomise_trainable(adapter)
+    down = adapter.down
+    h = torch.randn(3, 5, 32)
+    y_c, y_v = down.joint_projection(h)
+    torch.testing.assert_close(y_c, down.d_c(h))
+    torch.testing.assert_close(y_v, down.d_v(h))
+    params = [down.d_c.weight, down.d_v.weight, down.d_c.bias, down.d_v.bias]
+    joint = torch.autograd.grad((torch.cat(down.joint_projection(h), -1) ** 2).sum(), params)
+    apart = torch.autograd.grad((torch.cat([down.d_c(h), down.d_v(h)], -1) ** 2).sum(), params)
+    for a, b in zip(joint, apart, strict=True):
+        torch.testing.assert_close(a, b)

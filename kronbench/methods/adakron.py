@@ -29,6 +29,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from kronbench.config import MethodConfig
@@ -115,7 +116,22 @@ class KronDown(nn.Module):
     def forward(self, h: torch.Tensor) -> torch.Tensor:
         # cast once for both projections (autocast would cast the activations once per projection)
         h = h.to(compute_dtype(h))
-        return combine(self.product, self.d_c(h), self.d_v(h), self.r2, self.blocks)
+        if type(self.d_c) is nn.Linear and type(self.d_v) is nn.Linear:  # AdaKron: one GEMM for both
+            y_c, y_v = self.joint_projection(h)
+        else:  # MAdaKron: D_c (and D_v) are expert mixtures
+            y_c, y_v = self.d_c(h), self.d_v(h)
+        return combine(self.product, y_c, y_v, self.r2, self.blocks)
+
+    def joint_projection(self, h: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """`(D_c h, D_v h)` from one GEMM over the concatenated weights (the parameters stay two layers)."""
+        weight = torch.cat([self.d_c.weight, self.d_v.weight])
+        bias = None
+        if self.d_c.bias is not None and self.d_v.bias is not None:
+            bias = torch.cat([self.d_c.bias, self.d_v.bias])
+        elif self.d_c.bias is not None or self.d_v.bias is not None:
+            return self.d_c(h), self.d_v(h)
+        y = F.linear(h, weight, bias)
+        return y.split([self.d_c.out_features, self.d_v.out_features], dim=-1)
 
 
 class KronUp(nn.Module):

@@ -5,6 +5,7 @@
 #   bash scripts/gpu/issue7_final.sh infer_compile_fp32  # BERT-base fp32 subset, torch.compile training subset
 #   bash scripts/gpu/issue7_final.sh infer         # BERT-base bf16 inference (both protocols), torch.compile batch-1 subset
 #   bash scripts/gpu/issue7_final.sh rerun         # AdaKron vs Pfeiffer again (*-rerun rows), T5-base training with GPU time
+#   bash scripts/gpu/issue7_final.sh adakron_joint # AdaKron with one down GEMM vs Pfeiffer (*-joint rows)
 # Needs the Hydra/OmegaConf wheels in .whl/ (carry `.whl`). Each step is time-boxed; every finished setting has
 # already written its records. The plan is conf/bench/default.yaml; the overrides below only select parts of it.
 set -u
@@ -53,6 +54,11 @@ case "${1:-bert}" in
     rm -rf results/bench/t5-base/bf16-eager/train
     bench 250 models=[t5-base] precisions=[bf16] compile=[false] 'factor_sweep.shapes=[[2,384],[32,24]]' \
       'train={batch_size: 32, seq_len: 128, warmup: 5, steps: 30, rounds: 5}' 'inference={}'
+    ;;
+  adakron_joint)   # AdaKron with D_c/D_v as one GEMM, against Pfeiffer / full / MAdaKron of the same process (*-joint)
+    R='{method: full, name: full-joint}, {method: pfeiffer, name: pfeiffer-joint}, {method: adakron, name: adakron-joint}'
+    R="$R, {method: madakron_partial, name: madakron_partial-joint}"
+    bench 150 models=[bert-base] precisions=[bf16] compile=[false] "train_methods=[$R]" 'factor_sweep={shapes: [], methods: []}' 'inference={}'
     ;;
 esac
 grep "\[bench\]" "$OUT/bench.log" | cut -c1-160
