@@ -26,7 +26,7 @@ from torch import nn
 
 from kronbench.config import MethodConfig
 from kronbench.methods.base import Method
-from kronbench.methods.kron import check_factor_shape, compute_dtype, kron_matvec, kron_sum_weight
+from kronbench.methods.kron import check_factor_shape, compute_dtype, kron_matvec
 from kronbench.methods.krona import KRONA_INITS, init_kron_factors
 from kronbench.methods.mixture import get_activation
 from kronbench.methods.sites import (
@@ -151,37 +151,36 @@ class KronABlockAdapter(nn.Module):
 
     def dense(self, dtype: torch.dtype) -> tuple[torch.Tensor, torch.Tensor | None]:
         """`(W, c)` with `adapter(x) = x @ W.T + c` (affine adapters only), in the compute dtype `dtype`: the
-        inference form, cached (no per-forward cast of W under autocast)."""
-        compiling = torch.compiler.is_compiling()  # traced graphs recompute it (fused, cheap): no cache
-        params = () if compiling else tuple((p.data_ptr(), p._version, p.dtype) for p in self.parameters())
-        key = None if compiling else (dtype, params)
-        if compiling or key != self._dense_key:
-            with torch.no_grad():
-                weight = kron_sum_weight(self.kron_a, self.kron_b, self.scale)
-                s_res = self.residual_scale()
-                eye = torch.eye(weight.shape[0], dtype=weight.dtype, device=weight.device)
-                if s_res is not None:
-                    weight = weight + s_res * eye
-                if self.sequential:
-                    weight = weight + eye
-                bias = None if self.out_bias is None else self.scale * self.out_bias.sum(0)
-                if self.mid_bias is not None:  # B_k (A_k x + m_k) = B_k A_k x + B_k m_k: a constant
-                    k, b1, b2 = self.kron_b.shape
-                    second = self.kron_b.transpose(1, 2).reshape(k * b2, b1)
-                    mid = self.scale * (self.mid_bias.reshape(-1, k * b2) @ second).reshape(-1)
-                    bias = mid if bias is None else bias + mid
-            weight = weight.to(dtype)
-            bias = None if bias is None else bias.to(dtype)
-            if compiling:
-                return weight, bias
-            self._dense_key, self._dense = key, (weight, bias)
+        inference form, cached (no per-forward cast of W under autocast) until a parameter changes."""
+        if torch.compiler.is_compiling():  # traced graphs recompute it (fused, cheap): no cache
+            return self.dense_form(dtype)
+        key = (dtype, tuple((p.data_ptr(), p._version, p.dtype) for p in self.parameters()))
+        if key != self._dense_key:
+            self._dense_key, self._dense = key, self.dense_form(dtype)
         return self._dense
+
+    def dense_form(self, dtype: torch.dtype) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """`(W, c)` read off the factored forward itself (one implementation of the adapter's arithmetic): the
+        rows of `f([I; 0])` are `W[:, i] + c` and `c`. Computed in the parameters' dtype, without autocast."""
+        d_in = self.kron_a.shape[2] * self.kron_b.shape[2]
+        device, param_dtype = self.kron_a.device, self.kron_a.dtype
+        with torch.no_grad(), torch.autocast(device.type, enabled=False):
+            eye = torch.eye(d_in, dtype=param_dtype, device=device)
+            probe = torch.cat([eye, eye.new_zeros(1, d_in)])
+            out = self.factored(probe, probe)
+        bias = out[-1]
+        weight = (out[:-1] - bias).t().to(dtype)
+        has_bias = self.out_bias is not None or self.mid_bias is not None
+        return weight, bias.to(dtype) if has_bias else None
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if self.dense_inference and not torch.is_grad_enabled():
             weight, bias = self.dense(compute_dtype(x))
             return F.linear(x, weight, bias)
-        h = self.dropout(x) if self.dropout is not None else x
+        return self.factored(self.dropout(x) if self.dropout is not None else x, x)
+
+    def factored(self, h: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+        """The two-GEMM form on `h` (the input after dropout); `x` (the input) feeds the residual terms."""
         between = self._between if (self.act is not None or self.mid_bias is not None) else None
         base = None
         if self.out_bias is not None:
