@@ -123,15 +123,11 @@ class KronDown(nn.Module):
         return combine(self.product, y_c, y_v, self.r2, self.blocks)
 
     def joint_projection(self, h: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """`(D_c h, D_v h)` from one GEMM over the concatenated weights (the parameters stay two layers)."""
+        """`(D_c h, D_v h)` from one GEMM over the concatenated weights and biases (the parameters stay two
+        `nn.Linear` layers, both with bias as built)."""
         weight = torch.cat([self.d_c.weight, self.d_v.weight])
-        bias = None
-        if self.d_c.bias is not None and self.d_v.bias is not None:
-            bias = torch.cat([self.d_c.bias, self.d_v.bias])
-        elif self.d_c.bias is not None or self.d_v.bias is not None:
-            return self.d_c(h), self.d_v(h)
-        y = F.linear(h, weight, bias)
-        return y.split([self.d_c.out_features, self.d_v.out_features], dim=-1)
+        bias = torch.cat([self.d_c.bias, self.d_v.bias])
+        return F.linear(h, weight, bias).split([self.d_c.out_features, self.d_v.out_features], dim=-1)
 
 
 class KronUp(nn.Module):

@@ -106,8 +106,8 @@ def kron_matvec(
 def kron_sum_weight(a: Tensor, b: Tensor, scale: float = 1.0) -> Tensor:
     """The dense `scale · Σ_k kron(a_k, b_k)` for 2-d or stacked 3-d factors: merging and tests only."""
     if a.dim() == 2:
-        return scale * torch.kron(a, b)
-    return scale * sum(torch.kron(a[i], b[i]) for i in range(a.shape[0]))
+        return scale * kron_weight(a, b)
+    return scale * sum(kron_weight(a[i], b[i]) for i in range(a.shape[0]))
 
 
 def kron_matvec_reference(a: Tensor, b: Tensor, x: Tensor) -> Tensor:

@@ -16,7 +16,7 @@ from torch import nn
 from kronbench.config import MethodConfig
 from kronbench.inject import linear_dims, match_modules, replace_modules
 from kronbench.methods.base import MergeableLayer, Method
-from kronbench.methods.kron import check_factor_shape, kron_matvec, kron_weight
+from kronbench.methods.kron import check_factor_shape, kron_matvec, kron_sum_weight
 from kronbench.registry import register_method
 
 KRONA_INITS = ("ku_zero", "normal")
@@ -83,7 +83,7 @@ class KronALinear(MergeableLayer):
         return kron_matvec(self.kron_a, self.kron_b, x, base=y, scale=self.scale)
 
     def delta_weight(self) -> torch.Tensor:
-        return self.scale * kron_weight(self.kron_a, self.kron_b)
+        return kron_sum_weight(self.kron_a, self.kron_b, self.scale)
 
 
 @register_method("krona", KronAConfig)
