@@ -245,7 +245,8 @@ def gpu_profile(fn: Callable[[], Any], calls: int) -> dict[str, float]:
     with profile(activities=[ProfilerActivity.CPU, ProfilerActivity.CUDA]) as prof:
         for _ in range(calls):
             fn()
-        torch.cuda.synchronize()
+        if torch.cuda.is_available():
+            torch.cuda.synchronize()
     events = prof.key_averages()
     cuda = torch.autograd.DeviceType.CUDA
     kernel_us = sum(e.self_device_time_total for e in events if e.device_type == cuda)
@@ -543,7 +544,7 @@ def write_record(record: dict[str, Any], ctx: dict[str, Any], out_dir: Path) -> 
     write_json_atomic(out_dir / ctx["model_name"] / sub / kind / f"{record['name']}.json", record)
     fig = ""
     if record["status"] == "completed":
-        key = "step_ms" if record["kind"] == "train" else "latency_ms"
+        key = RUNNERS[record["kind"]].main_key
         fig = f"{record['metrics'][key]:.3f} ms"
         if key in record.get("ratios", {}):
             lo, hi = record["ratio_spread"][key] or (math.nan, math.nan)
@@ -748,7 +749,7 @@ def _fmt(
     value = rec["metrics"].get(key)
     if value is None:
         return "—"
-    other_run = rec.get("other_run") and key in ("step_ms", "latency_ms")
+    other_run = rec.get("other_run") and key == RUNNERS[rec["kind"]].main_key
     text = f"{value / scale:.{digits}f}" + (" †" if other_run else "")
     if ratio and key in rec.get("ratios", {}):
         spread = (rec.get("ratio_spread") or {}).get(key)
@@ -810,7 +811,7 @@ def _mark_other_run(slots: dict[str, dict], refs: dict[str, dict]) -> bool:
         theirs = rec.get("reference_metrics") or {}
         if ref is None or rec is ref or not theirs or ref.get("status") != "completed":
             continue
-        key = "step_ms" if slot == "train" else "latency_ms"
+        key = RUNNERS[rec["kind"]].main_key
         if theirs.get(key) != ref["metrics"].get(key):
             rec["other_run"] = True
             marked = True

@@ -65,11 +65,11 @@ def probe(tokens: int, d: int = 768) -> list[tuple[str, float]]:
 
 
 def profile_summary(fn: Callable[[], None], steps: int = 3) -> dict[str, float]:
-    """Wall ms per call, GPU kernel ms per call, kernel launches per call and host (CPU) ms of the top ops, from
-    the PyTorch profiler: shows whether a call is bound by the GPU or by the host launching kernels."""
+    """Wall ms per call beside the GPU kernel ms and kernel launches per call (:func:`kronbench.bench.gpu_profile`):
+    shows whether a call is bound by the GPU or by the host launching kernels."""
     import time
 
-    from torch.profiler import ProfilerActivity, profile
+    from kronbench.bench import gpu_profile
 
     sync = torch.cuda.synchronize if torch.cuda.is_available() else (lambda: None)
     for _ in range(3):
@@ -80,23 +80,8 @@ def profile_summary(fn: Callable[[], None], steps: int = 3) -> dict[str, float]:
         fn()
     sync()
     wall = (time.perf_counter() - t0) / steps * 1e3
-    with profile(activities=[ProfilerActivity.CPU, ProfilerActivity.CUDA]) as prof:
-        for _ in range(steps):
-            fn()
-        sync()
-    events = prof.key_averages()
-    kernel_us = sum(
-        e.self_device_time_total for e in events if e.device_type == torch.autograd.DeviceType.CUDA
-    )
-    launches = sum(
-        e.count for e in events if e.key in ("cudaLaunchKernel", "cuLaunchKernel", "cudaLaunchKernelExC")
-    )
-    return {
-        "wall_ms": wall,
-        "gpu_kernel_ms": kernel_us / steps / 1e3,
-        "kernel_launches": launches / steps,
-        "gpu_busy_fraction": kernel_us / steps / 1e3 / wall,
-    }
+    gpu = gpu_profile(fn, steps)
+    return {"wall_ms": wall, **gpu, "gpu_busy_fraction": gpu["gpu_kernel_ms"] / wall}
 
 
 def profile_cases(layers: int = 12, train_shape: tuple[int, int] = (32, 128)) -> list[dict[str, object]]:
