@@ -502,14 +502,6 @@ def write_bench_tables(root: Path, out: Path) -> list[Path]:
     return paths
 
 
-def first_number(data: dict[str, Any], *keys: str) -> float | None:
-    for key in keys:
-        value = dig(data, key)
-        if isinstance(value, (int, float)):
-            return float(value)
-    return None
-
-
 def plot_efficiency(records: Records, root: Path, out: Path) -> list[Path]:
     """Table 2 / 10 style bars: training time relative to full fine-tuning (run records) and latency (bench)."""
     plt = _plt()

@@ -77,9 +77,9 @@ def test_non_dividing_factor_shape_names_layer_and_valid_shapes():
 
 
 @pytest.mark.parametrize(("a_shape", "b_shape"), SHAPES)
-def test_fused_node_matches_traced_reference_and_partial_grads(a_shape, b_shape):
-    """The one-node autograd Function equals the traced reshape/matmul version, also for non-contiguous input
-    and when only some inputs need gradients (frozen factor, frozen input)."""
+def test_kernel_matches_traced_reference_and_partial_grads(a_shape, b_shape):
+    """The kernel equals the earlier traced reshape/matmul version, also for non-contiguous input and when only
+    some inputs need gradients (frozen factor, frozen input)."""
     from kronbench.methods.kron import kron_matvec_reference
 
     torch.manual_seed(3)
