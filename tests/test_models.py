@@ -12,7 +12,7 @@ from transformers import (
 from kronbench.choices import available_options
 from kronbench.models import head_class, load_model
 from kronbench.run import to_run_config
-from tests.conftest import CONF_DIR, compose_config
+from tests.conftest import CONF_DIR, compose_config, needs_shared
 
 MODELS = [m for m in available_options("model", CONF_DIR) if not m.startswith("family")]
 TASKS = available_options("task", CONF_DIR)
@@ -50,6 +50,7 @@ def test_every_model_task_pair_composes_and_resolves_a_head(model):
         ("tiny-bert", "super_glue/record", [], "BertForSequenceClassification"),
     ],
 )
+@needs_shared  # the tiny models use the real tokenizers in ../shared/models/tokenizers
 def test_tiny_models_load_with_their_heads(model, task, extra, cls):
     cfg = to_run_config(compose_config(f"model={model}", f"task={task}", *extra))
     net, tok = load_model(cfg.model, cfg.task)
