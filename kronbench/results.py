@@ -6,7 +6,6 @@ skipped unless `force=true`. A crashed run writes a `failed` record — beside a
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import platform
@@ -18,21 +17,8 @@ from typing import Any
 
 import torch
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: records carry `experiment` (preset cell) and `identity` (data fingerprint, hash)
 PACKAGES = ("torch", "transformers", "datasets", "accelerate", "peft", "hydra-core", "omegaconf", "kronbench")
-
-
-def config_hash(config: dict[str, Any]) -> str:
-    """Stable short hash of the parts of a run config that change its result (not seed or paths)."""
-    keep = {k: config[k] for k in ("model", "method", "task", "train") if k in config}
-    keep["method"] = {k: v for k, v in keep.get("method", {}).items() if k != "variant"}
-    return hashlib.sha1(json.dumps(keep, sort_keys=True, default=str).encode()).hexdigest()[:8]
-
-
-def variant_name(config: dict[str, Any], tag: str) -> str:
-    """The method's explicit `variant`, else its tag plus a config hash (runs that differ never collide)."""
-    explicit = config.get("method", {}).get("variant")
-    return explicit or f"{tag}-{config_hash(config)}"
 
 
 def record_path(output_dir: str | Path, task: str, model: str, method: str, variant: str, seed: int) -> Path:

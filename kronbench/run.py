@@ -15,17 +15,11 @@ from omegaconf import DictConfig, OmegaConf
 
 from kronbench import methods as _methods  # noqa: F401  (registers methods)
 from kronbench.config import RunConfig
+from kronbench.experiment import current_experiment_cell
+from kronbench.identity import identify
 from kronbench.models import load_model
 from kronbench.registry import get_method
-from kronbench.results import (
-    SCHEMA_VERSION,
-    environment,
-    is_complete,
-    load_record,
-    record_path,
-    variant_name,
-    write_record,
-)
+from kronbench.results import SCHEMA_VERSION, environment, is_complete, load_record, write_record
 from kronbench.tasks import build_task
 from kronbench.tasks.data import load_raw_splits
 from kronbench.tasks.splits import apply_protocol
@@ -66,10 +60,8 @@ def run(cfg: DictConfig, run_dir: Path | None = None) -> dict[str, Any]:
     run_dir = run_dir or hydra_dir
     config = OmegaConf.to_container(cfg, resolve=True)
     method_cls = get_method(run_cfg.method.name)
-    variant = variant_name(config, run_cfg.method.tag())
-    path = record_path(
-        run_cfg.output_dir, run_cfg.task.name, run_cfg.model.name, run_cfg.method.name, variant, run_cfg.seed
-    )
+    identity = identify(run_cfg, config, current_experiment_cell(cfg))
+    variant, path = identity.variant, identity.path
 
     if run_cfg.dry_run:
         state = "done" if is_complete(path) else "pending"
@@ -94,6 +86,8 @@ def run(cfg: DictConfig, run_dir: Path | None = None) -> dict[str, Any]:
         "method": run_cfg.method.name,
         "variant": variant,
         "seed": run_cfg.seed,
+        "experiment": identity.experiment.as_record(),
+        "identity": {"run_hash": identity.run_hash, "data": identity.data},
         "config": config,
         "overrides": overrides,
         "env": environment(),

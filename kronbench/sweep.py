@@ -14,7 +14,7 @@ from typing import Any
 
 from hydra import compose, initialize_config_dir
 from hydra.core.override_parser.overrides_parser import OverridesParser
-from omegaconf import OmegaConf
+from omegaconf import OmegaConf, open_dict
 
 from kronbench import methods as _methods  # noqa: F401  (registers method schemas)
 from kronbench.config import register_schemas
@@ -57,20 +57,22 @@ def sweep_overrides(overrides: list[str]) -> list[list[str]]:
 
 def job_state(overrides: list[str]) -> Job:
     """Compose one job as `python -m kronbench` would and look at its record."""
-    from kronbench.results import failed_path, is_complete, record_path, variant_name
+    from kronbench.experiment import experiment_cell
+    from kronbench.identity import identify
+    from kronbench.results import failed_path, is_complete
     from kronbench.run import to_run_config
 
     try:
         with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
-            cfg = compose("config", overrides=overrides)
-        run_cfg = to_run_config(cfg)
-        config: dict[str, Any] = OmegaConf.to_container(cfg, resolve=True)  # type: ignore[assignment]
-        variant = variant_name(config, run_cfg.method.tag())
+            full = compose("config", overrides=overrides, return_hydra_config=True)
+        hydra_node = full.hydra
+        with open_dict(full):
+            del full["hydra"]
+        run_cfg = to_run_config(full)
+        config: dict[str, Any] = OmegaConf.to_container(full, resolve=True)  # type: ignore[assignment]
+        path = identify(run_cfg, config, experiment_cell(full, hydra_node)).path
     except Exception as err:  # unknown method / model / task (not implemented yet) or invalid options
         return Job(overrides, None, "unavailable", f"{type(err).__name__}: {str(err).splitlines()[0]}")
-    path = record_path(
-        run_cfg.output_dir, run_cfg.task.name, run_cfg.model.name, run_cfg.method.name, variant, run_cfg.seed
-    )
     if is_complete(path):
         return Job(overrides, path, "done")
     return Job(overrides, path, "failed" if failed_path(path).exists() else "pending")
