@@ -29,16 +29,59 @@ def failed_path(path: Path) -> Path:
     return path.with_name(path.stem + ".failed.json")
 
 
-def load_record(path: Path) -> dict[str, Any] | None:
+class UnreadableRecord(ValueError):
+    """A record file exists but cannot be read as a run record; it is reported by path and never overwritten
+    silently (`force=true` replaces it)."""
+
+
+def read_record(path: Path) -> dict[str, Any] | None:
+    """The record at `path`; None when there is none; UnreadableRecord (naming the file and why) otherwise."""
     try:
-        return json.loads(path.read_text())
-    except (FileNotFoundError, json.JSONDecodeError):
+        text = path.read_bytes().decode("utf-8")
+    except FileNotFoundError:
+        return None
+    except UnicodeDecodeError as err:
+        raise UnreadableRecord(f"{path}: not UTF-8 text ({err.reason} at byte {err.start})") from err
+    except OSError as err:
+        raise UnreadableRecord(f"{path}: cannot be read ({err.strerror})") from err
+    try:
+        record = json.loads(text)
+    except json.JSONDecodeError as err:
+        raise UnreadableRecord(
+            f"{path}: not valid JSON, truncated? ({err.msg} at line {err.lineno})"
+        ) from err
+    if not isinstance(record, dict) or "status" not in record:
+        raise UnreadableRecord(f"{path}: JSON but not a run record (no 'status')")
+    return record
+
+
+def load_record(path: Path) -> dict[str, Any] | None:
+    """The record at `path`, or None when it is missing or unreadable (see :func:`read_record` for why)."""
+    try:
+        return read_record(path)
+    except UnreadableRecord:
         return None
 
 
+def record_state(path: Path) -> tuple[str, str]:
+    """(state, reason) of a run's record: done, failed, pending (no record yet, or running) or unreadable."""
+    try:
+        record = read_record(path)
+    except UnreadableRecord as err:
+        return "unreadable", str(err)
+    if record is not None and record.get("status") == "completed":
+        return "done", ""
+    failed = (
+        record if record is not None and record.get("status") == "failed" else load_record(failed_path(path))
+    )
+    if failed is not None:
+        message = str((failed.get("error") or {}).get("message") or "")
+        return "failed", message.splitlines()[0] if message else ""
+    return "pending", ""
+
+
 def is_complete(path: Path) -> bool:
-    record = load_record(path)
-    return bool(record and record.get("status") == "completed")
+    return record_state(path)[0] == "done"
 
 
 def write_json_atomic(path: Path, data: dict[str, Any]) -> None:
@@ -51,15 +94,22 @@ def write_json_atomic(path: Path, data: dict[str, Any]) -> None:
             fh.write("\n")
             fh.flush()
             os.fsync(fh.fileno())
+        os.chmod(tmp, 0o666 & ~current_umask())  # mkstemp creates 0600: records are meant to be shared
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
 
 
+def current_umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
 def write_record(path: Path, record: dict[str, Any]) -> Path:
-    """Write a record; a failed run never replaces a completed record (it goes to `seedN.failed.json`)."""
-    if record.get("status") != "completed" and is_complete(path):
+    """Write a record; a failed run never replaces a completed or unreadable one (it goes to `seedN.failed.json`)."""
+    if record.get("status") != "completed" and record_state(path)[0] in ("done", "unreadable"):
         path = failed_path(path)
     write_json_atomic(path, record)
     if record.get("status") == "completed":

@@ -19,7 +19,14 @@ from kronbench.experiment import current_experiment_cell
 from kronbench.identity import identify
 from kronbench.models import load_model
 from kronbench.registry import get_method
-from kronbench.results import SCHEMA_VERSION, environment, is_complete, load_record, write_record
+from kronbench.results import (
+    SCHEMA_VERSION,
+    UnreadableRecord,
+    environment,
+    load_record,
+    record_state,
+    write_record,
+)
 from kronbench.tasks import build_task
 from kronbench.tasks.data import load_raw_splits
 from kronbench.tasks.splits import apply_protocol
@@ -63,13 +70,19 @@ def run(cfg: DictConfig, run_dir: Path | None = None) -> dict[str, Any]:
     identity = identify(run_cfg, config, current_experiment_cell(cfg))
     variant, path = identity.variant, identity.path
 
+    state, reason = record_state(path)
     if run_cfg.dry_run:
-        state = "done" if is_complete(path) else "pending"
-        print(f"[{state}] {path}")
+        print(f"[{state}] {path}" + (f"  ({reason})" if reason else ""))
         return {"status": state, "path": str(path)}
-    if is_complete(path) and not run_cfg.force:
+    if state == "done" and not run_cfg.force:
         log.info("skip: %s exists (force=true reruns it)", path)
         return load_record(path)
+    if (
+        state == "unreadable" and not run_cfg.force
+    ):  # never train over a file we cannot read: it may be a result
+        raise UnreadableRecord(
+            f"{reason}; it is kept as it is: force=true replaces it with this run's record"
+        )
 
     # multirun executes several runs in one process: forget the previous run's precision settings (the
     # distributed PartialState is kept)

@@ -22,13 +22,16 @@ from kronbench.config import register_schemas
 CONF_DIR = Path(__file__).resolve().parent.parent / "conf"
 
 
+STATES = ("done", "pending", "failed", "unreadable", "unavailable")
+
+
 @dataclass
 class Job:
     """One run of a sweep: its overrides, record path (None when it cannot compose) and state."""
 
     overrides: list[str]
     path: Path | None
-    state: str  # done | pending | failed | unavailable
+    state: str  # one of STATES
     reason: str = ""
 
 
@@ -59,7 +62,7 @@ def job_state(overrides: list[str]) -> Job:
     """Compose one job as `python -m kronbench` would and look at its record."""
     from kronbench.experiment import experiment_cell
     from kronbench.identity import identify
-    from kronbench.results import failed_path, is_complete
+    from kronbench.results import record_state
     from kronbench.run import to_run_config
 
     try:
@@ -73,9 +76,8 @@ def job_state(overrides: list[str]) -> Job:
         path = identify(run_cfg, config, experiment_cell(full, hydra_node)).path
     except Exception as err:  # unknown method / model / task (not implemented yet) or invalid options
         return Job(overrides, None, "unavailable", f"{type(err).__name__}: {str(err).splitlines()[0]}")
-    if is_complete(path):
-        return Job(overrides, path, "done")
-    return Job(overrides, path, "failed" if failed_path(path).exists() else "pending")
+    state, reason = record_state(path)
+    return Job(overrides, path, state, reason)
 
 
 def main(argv: list[str] | None = None) -> dict[str, int]:
@@ -87,16 +89,16 @@ def main(argv: list[str] | None = None) -> dict[str, int]:
     )
     args = parser.parse_args(argv)
     jobs = [job_state(o) for o in sweep_overrides(args.overrides)]
-    counts = {s: sum(j.state == s for j in jobs) for s in ("done", "pending", "failed", "unavailable")}
+    counts = {s: sum(j.state == s for j in jobs) for s in STATES}
     for job in jobs if args.list else []:
         print(
             f"[{job.state}] {job.path or ' '.join(job.overrides)}"
             + (f"  ({job.reason})" if job.reason else "")
         )
-    reasons = sorted({j.reason for j in jobs if j.reason})
     print(f"{len(jobs)} runs: " + ", ".join(f"{n} {s}" for s, n in counts.items()))
-    for reason in reasons[:10]:
-        print(f"  unavailable: {reason}")
+    for state in ("failed", "unreadable", "unavailable"):
+        for reason in sorted({j.reason for j in jobs if j.state == state and j.reason})[:10]:
+            print(f"  {state}: {reason}")
     return counts
 
 

@@ -117,5 +117,5 @@ def test_sweep_status_counts_done_runs(tmp_path: Path, capsys: pytest.CaptureFix
     done.parent.mkdir(parents=True)
     done.write_text(json.dumps({"status": "completed"}))
     counts = sweep.main(args)
-    assert counts == {"done": 1, "pending": 7, "failed": 0, "unavailable": 0}
+    assert counts == {"done": 1, "pending": 7, "failed": 0, "unreadable": 0, "unavailable": 0}
     assert "8 runs: 1 done, 7 pending" in capsys.readouterr().out
