@@ -1,0 +1,112 @@
+"""Compiled steps equal eager ones: bucketed padding changes no logit, compiled forward/backward match eager."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+import torch._dynamo
+
+from kronbench.compile import BucketPadding, compile_model, padded_length, uncompile
+from tests.test_baselines import make_method
+from tests.test_sites_mixture import tiny_model
+
+
+def test_padded_length():
+    assert [padded_length(n, 32) for n in (1, 31, 32, 33, 128)] == [32, 32, 32, 64, 128]
+    with pytest.raises(ValueError, match="pad_to_multiple_of=0"):
+        BucketPadding(lambda f: f, 0, 0)
+
+
+def test_bucket_padding_pads_sequences_and_token_labels_only():
+    def collate(features):
+        return {
+            "input_ids": torch.ones(2, 5, dtype=torch.long),
+            "attention_mask": torch.ones(2, 5, dtype=torch.long),
+            "labels": torch.tensor([0, 1]),
+            "token_labels_like": torch.ones(2, 5),  # not a sequence key: untouched
+        }
+
+    batch = BucketPadding(collate, pad_token_id=7, multiple=8)([])
+    assert batch["input_ids"].shape == (2, 8) and batch["input_ids"][0, 5:].tolist() == [7, 7, 7]
+    assert batch["attention_mask"][0].tolist() == [1] * 5 + [0] * 3
+    assert batch["labels"].tolist() == [0, 1] and batch["token_labels_like"].shape == (2, 5)
+    lm = BucketPadding(
+        lambda f: {"input_ids": torch.ones(1, 3, dtype=torch.long), "labels": torch.ones(1, 3)}, 0, 4
+    )
+    assert lm([])["labels"].tolist() == [[1, 1, 1, -100]]
+
+
+def test_bucket_padding_changes_no_logit_of_an_encoder():
+    model, _ = tiny_model("tiny-bert")
+    model.eval()
+    gen = torch.Generator().manual_seed(0)
+    batch = {
+        "input_ids": torch.randint(5, 1000, (3, 9), generator=gen),
+        "attention_mask": torch.ones(3, 9).long(),
+    }
+    batch["attention_mask"][1, 6:] = 0  # a shorter row, already padded inside the batch
+    padded = BucketPadding(lambda f: dict(batch), pad_token_id=0, multiple=16)([])
+    assert padded["input_ids"].shape == (3, 16)
+    with torch.no_grad():
+        torch.testing.assert_close(model(**padded).logits, model(**batch).logits, rtol=1e-5, atol=1e-5)
+
+
+def loss_and_grads(model, batch):
+    model.zero_grad(set_to_none=True)
+    loss = model(**batch).loss
+    loss.backward()
+    return loss.detach(), {n: p.grad.clone() for n, p in model.named_parameters() if p.grad is not None}
+
+
+@pytest.mark.parametrize(
+    ("name", "overrides"),
+    [
+        ("krona", ["method.factor_shape=[4,8]"]),
+        ("lora", []),
+        ("adakron", ["method.r=8", "method.r2=2"]),
+        ("full", []),
+    ],
+)
+def test_compiled_forward_and_backward_equal_eager(name, overrides):
+    """Traced by Dynamo + AOT autograd (backend aot_eager: the graphs the GPU compiler receives, run eagerly)."""
+    torch._dynamo.reset()
+    model, _ = tiny_model("tiny-bert")
+    torch.manual_seed(0)
+    make_method(name, "tiny-bert", *overrides).apply(model)
+    model.train(False)  # dropout off: both passes see the same function
+    gen = torch.Generator().manual_seed(1)
+    ids = torch.randint(5, 1000, (2, 8), generator=gen)
+    batch = {"input_ids": ids, "attention_mask": torch.ones_like(ids), "labels": torch.tensor([0, 1])}
+    eager_loss, eager_grads = loss_and_grads(model, batch)
+    state = compile_model(model, backend="aot_eager")
+    compiled_loss, compiled_grads = loss_and_grads(model, batch)
+    assert state.used, state.fallback_reason
+    torch.testing.assert_close(compiled_loss, eager_loss, rtol=1e-5, atol=1e-6)
+    assert compiled_grads.keys() == eager_grads.keys()
+    for key, grad in eager_grads.items():
+        torch.testing.assert_close(compiled_grads[key], grad, rtol=1e-4, atol=1e-6, msg=key)
+    uncompile(model)
+    assert model._compiled_call_impl is None
+
+
+def test_a_failing_compiler_falls_back_to_eager_and_says_why():
+    torch._dynamo.reset()
+
+    def broken_backend(graph, example_inputs):
+        raise RuntimeError("no C++ compiler on this machine")
+
+    model, _ = tiny_model("tiny-bert")
+    model.eval()
+    ids = torch.randint(5, 1000, (2, 8), generator=torch.Generator().manual_seed(2))
+    with torch.no_grad():
+        expected = model(input_ids=ids).logits
+        state = compile_model(model, backend=broken_backend)
+        got = model(input_ids=ids).logits
+    assert not state.used and "no C++ compiler" in state.fallback_reason
+    assert state.as_record() == {
+        "requested": True,
+        "used": False,
+        "mode": "default",
+        "fallback": state.fallback_reason,
+    }
+    torch.testing.assert_close(got, expected)
