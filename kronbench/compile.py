@@ -13,7 +13,8 @@ batch; the record states which one ran and why.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -115,5 +116,16 @@ def compile_model(model: nn.Module, mode: str = "default", backend: str = "induc
 
 
 def uncompile(model: nn.Module) -> None:
-    """Back to the eager forward (e.g. before merging weights for the final evaluation, or before saving)."""
+    """Back to the eager forward for good."""
     model._compiled_call_impl = None
+
+
+@contextmanager
+def eager(model: nn.Module) -> Iterator[None]:
+    """Run `model` eagerly inside the block (autoregressive decoding: one new shape per generated token)."""
+    saved = getattr(model, "_compiled_call_impl", None)
+    model._compiled_call_impl = None
+    try:
+        yield
+    finally:
+        model._compiled_call_impl = saved

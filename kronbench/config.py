@@ -176,6 +176,14 @@ class TrainConfig:
     save_checkpoint: bool = True  # write the best trainable weights to the Hydra run dir
     log_every: int = 50
     num_workers: int = 0
+    compile: bool = False  # torch.compile the model (kronbench/compile.py); eager when it cannot compile
+    compile_mode: str = (
+        "default"  # torch.compile mode: "default", "reduce-overhead" (CUDA graphs), "max-autotune"
+    )
+    compile_backend: str = "inductor"  # torch.compile backend ("aot_eager": trace only, for debugging)
+    pad_to_multiple_of: int | None = (
+        None  # pad batches to a multiple of this length (bounded shapes for compile)
+    )
     progress_bar: bool = True
     wandb: bool = False
     wandb_project: str = "kronbench"
@@ -187,6 +195,11 @@ class TrainConfig:
         _check_choice(self.mixed_precision, ("no", "fp16", "bf16"), "train.mixed_precision")
         _check_choice(self.eval_strategy, ("epoch", "steps"), "train.eval_strategy")
         _check_choice(self.wandb_mode, ("offline", "online", "disabled"), "train.wandb_mode")
+        _check_choice(self.compile_mode, ("default", "reduce-overhead", "max-autotune"), "train.compile_mode")
+        if self.pad_to_multiple_of is not None and self.pad_to_multiple_of < 1:
+            raise ValueError(
+                f"train.pad_to_multiple_of={self.pad_to_multiple_of} must be >= 1 (or null: no bucketing)"
+            )
         if self.max_steps <= 0 and self.epochs <= 0:
             raise ValueError(f"train.epochs={self.epochs} and train.max_steps={self.max_steps}: set one > 0")
         if self.batch_size < 1 or self.grad_accum < 1:

@@ -38,6 +38,11 @@ NON_RESULT_KEYS = frozenset(
         "train.num_workers",
         "train.save_checkpoint",
         "train.eval_batch_size",
+        # speed settings: the same computation up to floating-point rounding (tested against eager)
+        "train.compile",
+        "train.compile_mode",
+        "train.compile_backend",
+        "train.pad_to_multiple_of",
     }
 )
 

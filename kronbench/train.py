@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 import time
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -23,6 +24,7 @@ from tqdm.auto import tqdm
 from transformers import get_constant_schedule_with_warmup, get_linear_schedule_with_warmup
 from transformers.optimization import Adafactor
 
+from kronbench.compile import BucketPadding, CompileState, compile_model, eager
 from kronbench.config import TrainConfig
 from kronbench.methods.base import Method
 from kronbench.metrics import is_better
@@ -144,11 +146,16 @@ class Trainer:
 
     def loader(self, ds: Dataset, batch_size: int, shuffle: bool, seed: int = 0) -> DataLoader:
         generator = torch.Generator().manual_seed(seed)
+        collate = self.task.collate
+        if self.cfg.pad_to_multiple_of:
+            collate = BucketPadding(
+                collate, self.task.tokenizer.pad_token_id or 0, self.cfg.pad_to_multiple_of
+            )
         return DataLoader(
             ds,
             batch_size=batch_size,
             shuffle=shuffle,
-            collate_fn=self.task.collate,
+            collate_fn=collate,
             num_workers=self.cfg.num_workers,
             generator=generator if shuffle else None,
         )
@@ -156,7 +163,8 @@ class Trainer:
     def evaluate(self, split: EvalSplit) -> dict[str, float]:
         loader = self.accelerator.prepare(self.loader(split.data, self.cfg.eval_batch_size, shuffle=False))
         self.model.eval()
-        metrics = self.task.evaluate(self.model, split.data, split.raw, loader, self.accelerator)
+        with eager(self.accelerator.unwrap_model(self.model)) if self.task.generates else nullcontext():
+            metrics = self.task.evaluate(self.model, split.data, split.raw, loader, self.accelerator)
         self.model.train()
         return metrics
 
@@ -181,6 +189,11 @@ class Trainer:
         self.model, optimizer, train_loader = acc.prepare(self.model, optimizer, train_loader)
         if scheduler is not None:
             scheduler = acc.prepare(scheduler)
+        compiled = (
+            compile_model(acc.unwrap_model(self.model), cfg.compile_mode, cfg.compile_backend)
+            if cfg.compile
+            else CompileState()
+        )
         if acc.device.type == "cuda":
             torch.cuda.reset_peak_memory_stats(acc.device)
 
@@ -273,6 +286,7 @@ class Trainer:
             "optimizer_steps": step,
             "epochs_run": epoch,
             "train_samples_per_second": round(seen_samples / max(train_seconds, 1e-9), 2),
+            "compile": compiled.as_record(),
         }
         result.memory = {"peak_gpu_gb": peak_memory_gb(acc.device)}
         return result

@@ -33,6 +33,8 @@ def register_task_type(*types: str) -> Callable[[type[Task]], type[Task]]:
 class Task:
     """Preprocessing and evaluation of one task for one tokenizer/model family."""
 
+    generates = False  # evaluation decodes with `model.generate` (a new shape every step: never compiled)
+
     def __init__(self, cfg: TaskConfig, tokenizer: PreTrainedTokenizerBase, model_cfg: ModelConfig) -> None:
         self.cfg = cfg
         self.tokenizer = tokenizer

@@ -33,6 +33,7 @@ from kronbench.tasks.formats import (
 class GenerationTask(Task):
     """Tokenise (source, target) pairs, generate from sources, score the generations (subclass hooks)."""
 
+    generates = True
     explode_references = False  # train on every reference of a source (NLG) or only on the first
 
     @property
