@@ -19,6 +19,7 @@ from kronbench.experiment import current_experiment_cell
 from kronbench.identity import identify
 from kronbench.models import load_model
 from kronbench.registry import get_method
+from kronbench.report import summary_lines
 from kronbench.results import (
     SCHEMA_VERSION,
     UnreadableRecord,
@@ -192,5 +193,6 @@ def run(cfg: DictConfig, run_dir: Path | None = None) -> dict[str, Any]:
             logger.finish()
     if accelerator.is_main_process:
         written = write_record(path, record)
-        log.info("%s = %.4f; record: %s", run_cfg.task.main_metric, record["metrics"]["score"], written)
+        for line in summary_lines(record, str(written)):
+            log.info(line)
     return record
