@@ -45,3 +45,15 @@ def summary_lines(record: dict[str, Any], path: str) -> list[str]:
     )
     lines.append(f"  record                {path}")
     return lines
+
+
+def quiet_third_party() -> None:
+    """Libraries speak at warning level or above: transformers' load reports (a new task head is expected, and
+    the record lists what was trained) and hub retry chatter otherwise read as errors in a run's log."""
+    import datasets
+    import transformers
+    from huggingface_hub.utils import logging as hub_logging
+
+    transformers.logging.set_verbosity_error()
+    datasets.logging.set_verbosity_warning()
+    hub_logging.set_verbosity_error()

@@ -19,7 +19,7 @@ from kronbench.experiment import current_experiment_cell
 from kronbench.identity import identify
 from kronbench.models import load_model
 from kronbench.registry import get_method
-from kronbench.report import summary_lines
+from kronbench.report import quiet_third_party, summary_lines
 from kronbench.results import (
     SCHEMA_VERSION,
     UnreadableRecord,
@@ -64,6 +64,7 @@ def hydra_context() -> tuple[list[str], Path | None]:
 def run(cfg: DictConfig, run_dir: Path | None = None) -> dict[str, Any]:
     """Execute one run (or skip it if its record is complete) and return its record."""
     run_cfg = to_run_config(cfg)
+    quiet_third_party()
     overrides, hydra_dir = hydra_context()
     run_dir = run_dir or hydra_dir
     config = OmegaConf.to_container(cfg, resolve=True)

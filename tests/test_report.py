@@ -28,3 +28,15 @@ def test_a_run_ends_with_a_summary_naming_the_reported_split_and_the_record(tmp_
     text = "\n".join(expected)
     assert "reported (test split on the merged model)" in text and f"record                {path}" in text
     assert f"accuracy = {record['metrics']['score']:.2f}" in text and "trainable parameters" in text
+
+
+def test_third_party_libraries_log_warnings_and_above_only():
+    import datasets
+    import transformers
+
+    from kronbench.report import quiet_third_party
+
+    transformers.logging.set_verbosity_info()
+    quiet_third_party()
+    assert transformers.logging.get_verbosity() == logging.ERROR
+    assert datasets.logging.get_verbosity() == logging.WARNING
