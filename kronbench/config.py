@@ -184,6 +184,8 @@ class TrainConfig:
     pad_to_multiple_of: int | None = (
         None  # pad batches to a multiple of this length (bounded shapes for compile)
     )
+    group_by_length: bool = False  # batches of similar lengths (less padding); off in paper presets
+    pin_memory: bool = True  # page-locked host batches when training on CUDA (faster host-to-device copies)
     progress_bar: bool = True
     wandb: bool = False
     wandb_project: str = "kronbench"

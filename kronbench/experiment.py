@@ -36,6 +36,7 @@ NON_RESULT_KEYS = frozenset(
         "train.wandb_project",
         "train.wandb_mode",
         "train.num_workers",
+        "train.pin_memory",
         "train.save_checkpoint",
         "train.eval_batch_size",
         # speed settings: the same computation up to floating-point rounding (tested against eager)

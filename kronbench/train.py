@@ -23,6 +23,7 @@ from torch.utils.data import DataLoader
 from tqdm.auto import tqdm
 from transformers import get_constant_schedule_with_warmup, get_linear_schedule_with_warmup
 from transformers.optimization import Adafactor
+from transformers.trainer_pt_utils import LengthGroupedSampler
 
 from kronbench.compile import BucketPadding, CompileState, compile_model, eager
 from kronbench.config import TrainConfig
@@ -145,19 +146,25 @@ class Trainer:
         self.model = model
 
     def loader(self, ds: Dataset, batch_size: int, shuffle: bool, seed: int = 0) -> DataLoader:
+        """Batches of `ds`: shuffled by a seeded generator (or grouped by length), padded (to a bucket)."""
         generator = torch.Generator().manual_seed(seed)
         collate = self.task.collate
         if self.cfg.pad_to_multiple_of:
-            collate = BucketPadding(
-                collate, self.task.tokenizer.pad_token_id or 0, self.cfg.pad_to_multiple_of
-            )
+            pad_id = self.task.tokenizer.pad_token_id or 0
+            collate = BucketPadding(collate, pad_id, self.cfg.pad_to_multiple_of)
+        sampler = None
+        if shuffle and self.cfg.group_by_length:  # transformers' sampler: random megabatches sorted by length
+            lengths = [len(ids) for ids in ds["input_ids"]]
+            sampler = LengthGroupedSampler(batch_size, lengths=lengths, generator=generator)
         return DataLoader(
             ds,
             batch_size=batch_size,
-            shuffle=shuffle,
+            shuffle=shuffle and sampler is None,
+            sampler=sampler,
             collate_fn=collate,
             num_workers=self.cfg.num_workers,
-            generator=generator if shuffle else None,
+            pin_memory=self.cfg.pin_memory and self.accelerator.device.type == "cuda",
+            generator=generator if shuffle and sampler is None else None,
         )
 
     def evaluate(self, split: EvalSplit) -> dict[str, float]:
