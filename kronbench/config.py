@@ -100,7 +100,7 @@ class TaskConfig:
     revision: str | None = None  # hub commit hash read (main or the parquet-export branch, per hub_format)
     unpinned_reason: str | None = None  # why `revision` is null (no commit hash could be verified)
     hub_format: str = "parquet"  # one of HUB_FORMATS
-    parquet_config: str | None = None  # parquet_export: folder on refs/convert/parquet; default hub_config or "default"
+    parquet_config: str | None = None  # parquet_export folder; default hub_config, else "default"
     hub_splits: dict[str, str] = field(default_factory=dict)  # our split name -> the hub's, where they differ
     local_dir: str | None = None  # sub-folder of data_dir holding <split>.jsonl; default: task.name
     text_fields: list[str] = field(default_factory=list)  # one or two text columns

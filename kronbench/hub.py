@@ -31,21 +31,31 @@ def revision_label(revision: str | None, unpinned_reason: str | None, default: s
 
 
 def failure_reason(err: BaseException) -> str:
-    """Why a hub load failed, in words: offline, script-only repository, missing config/split/file, or other."""
+    """Why a hub load failed, in words: script-only repository, offline, unknown revision, missing config or
+    split, repository or files not found; else the error itself."""
     text = f"{type(err).__name__}: {err}"
-    names = {type(e).__name__ for e in _chain(err)}
-    if "Dataset scripts are no longer supported" in text:
-        return f"script-only repository: datasets>=4 cannot run its loading script ({text})"
-    if names & {"OfflineModeIsEnabled", "ConnectionError", "ConnectError", "TimeoutException", "LocalEntryNotFoundError"}:
+    low = text.lower()
+    chain = _chain(err)
+    names = {type(e).__name__ for e in chain}
+    if "dataset scripts are no longer supported" in low:
+        return f"script-only repository: datasets>=4 refuses its loading script ({text})"
+    if (
+        any(isinstance(e, ConnectionError) for e in chain)
+        or names & {"OfflineModeIsEnabled", "ConnectError", "TimeoutException", "LocalEntryNotFoundError"}
+        or "couldn't connect" in low
+        or "offline mode" in low
+    ):
         return f"hub unreachable or offline mode (HF_HUB_OFFLINE / HF_DATASETS_OFFLINE) ({text})"
-    if "couldn't connect" in text.lower() or "offline" in text.lower():
-        return f"hub unreachable or offline mode (HF_HUB_OFFLINE / HF_DATASETS_OFFLINE) ({text})"
-    if "BuilderConfig" in text or "config name" in text.lower() or "Available configs" in text:
-        return f"missing config ({text})"
-    if names & {"RevisionNotFoundError"} or "revision" in text.lower():
+    if "RevisionNotFoundError" in names or "not a valid git identifier" in low:
         return f"unknown revision ({text})"
-    if names & {"DatasetNotFoundError", "RepositoryNotFoundError", "EntryNotFoundError", "FileNotFoundError"}:
-        return f"repository, file or data files not found ({text})"
+    if "builderconfig" in low or "config name is missing" in low:
+        return f"missing config ({text})"
+    if isinstance(err, KeyError):
+        return f"missing split ({text})"
+    if names & {"RepositoryNotFoundError", "DatasetNotFoundError"}:
+        return f"repository not found ({text})"
+    if any(isinstance(e, FileNotFoundError) for e in chain) or "EntryNotFoundError" in names:
+        return f"files not found at that revision ({text})"
     return text
 
 

@@ -55,7 +55,9 @@ def load_hub_splits(cfg: TaskConfig, splits: list[str], alternative: str) -> tup
     label = revision_label(cfg.revision, cfg.unpinned_reason, default=revision or "main")
     try:
         if cfg.hub_format == "parquet_export":
-            loaded = datasets.load_dataset(cfg.hub_path, data_files=export_data_files(cfg, splits), revision=revision)
+            loaded = datasets.load_dataset(
+                cfg.hub_path, data_files=export_data_files(cfg, splits), revision=revision
+            )
             out = {split: loaded[split] for split in splits}
         else:
             loaded = datasets.load_dataset(cfg.hub_path, cfg.hub_config, revision=revision)
@@ -63,6 +65,6 @@ def load_hub_splits(cfg: TaskConfig, splits: list[str], alternative: str) -> tup
             if missing:
                 raise KeyError(f"split(s) {missing} not in config {cfg.hub_config!r} (has {sorted(loaded)})")
             out = {split: loaded[hub_split(cfg, split)] for split in splits}
-    except Exception as err:  # offline, script-only, missing config/split, ...: one error that says what to do
+    except Exception as err:  # offline, script-only, missing config or split: one error that says what to do
         raise hub_error(f"task {cfg.name!r}", cfg.hub_path, label, err, alternative) from err
     return out, describe(cfg)
