@@ -20,8 +20,8 @@ SPLIT_PROTOCOLS = ("dev_as_test", "halve_dev", "train_holdout", "train_85_15", "
 # how a model solves a task: "auto" = text_to_text for T5 on NLU/QA tasks, the task head otherwise (see
 # kronbench.tasks.formats.resolve_format); generation tasks are always generative
 TASK_FORMATS = ("auto", "text_to_text", "classification_head")
-# where a task's hub files live: "parquet" = the repository's own parquet files at `revision`, loaded by config name;
-# "parquet_export" = the hub converter's `refs/convert/parquet` branch (script-era repositories), read as
+# where a task's hub files live: "parquet" = the repository's own parquet files at `revision`, loaded by config
+# name; "parquet_export" = the hub converter's `refs/convert/parquet` branch (script-era repositories), read as
 # `<parquet_config>/<hub split>/*.parquet` (see kronbench/tasks/hub_source.py)
 HUB_FORMATS = ("parquet", "parquet_export")
 

@@ -32,8 +32,8 @@ def local_data_folder(task: TaskConfig, data_dir: str | Path) -> Path:
 
 
 def data_fingerprint(task: TaskConfig, data_dir: str | Path | None) -> str:
-    """For hub data the record's `data.source` (`hub:<repo>/<config>@<revision>`, or why it is unpinned); for local
-    data a content hash of the task's folder.
+    """For hub data the record's `data.source` (`hub:<repo>/<config>@<revision>`, or why it is unpinned); for
+    local data a content hash of the task's folder.
 
     The content hash (relative names and bytes of every file in the folder) is the same on every machine that
     holds the same files, wherever the folder lives, and changes when any file changes.

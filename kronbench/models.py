@@ -103,8 +103,8 @@ def weights_source(cfg: ModelConfig) -> str:
 
 
 def from_source(load: Callable[..., Any], source: str, cfg: ModelConfig, **kwargs: Any) -> Any:
-    """`load(source, ...)`; from the hub id, at `model.revision` (config, tokenizer and weights: one commit), and a
-    hub failure is one error naming the repository, the revision, the reason and the `model.path=` alternative."""
+    """`load(source, ...)`; from the hub id at `model.revision` (config, tokenizer and weights: one commit), and
+    a hub failure is one error naming the repository, revision, reason and the `model.path=` alternative."""
     if source != cfg.pretrained:  # a local folder or package: no revision
         return load(source, **kwargs)
     try:

@@ -1,5 +1,6 @@
-"""Hub sources: every config is pinned or says why not; the parquet / parquet-export layouts map configs and splits
-as configured (local hub-like folders, the same `datasets.load_dataset` call); a hub failure is one clear error."""
+"""Hub sources: every config is pinned or says why not; the parquet and parquet-export layouts map configs and
+splits as configured (local hub-like folders, the same `datasets.load_dataset` call); a hub failure is one clear
+error."""
 
 from __future__ import annotations
 
@@ -127,7 +128,7 @@ def webnlg_rows(category: str, subject: str, test_category: str = "") -> dict[st
 
 
 def test_parquet_export_reads_one_config_folder_and_maps_dev_to_validation(tmp_path):
-    """The refs/convert/parquet layout: `<config>/<split>/NNNN.parquet`, other configs and index files beside it."""
+    """The refs/convert/parquet layout: `<config>/<split>/NNNN.parquet`, other configs and index files beside."""
     repo = tmp_path / "web_nlg"
     cfg_dir = repo / "webnlg_challenge_2017"
     write_parquet(cfg_dir / "train" / "0000.parquet", webnlg_rows("Airport", "Aarhus_Airport"), WEBNLG)

@@ -1,4 +1,4 @@
-"""Load a task's raw splits from a local JSON Lines folder or from the Hugging Face hub (kronbench.tasks.hub_source).
+"""Load a task's raw splits from a local JSON Lines folder or from the hub (`kronbench.tasks.hub_source`).
 
 Local layout (the hub datasets' column schema, see ../shared/README.md): `<data_dir>/<task.name>/<split>.jsonl`.
 The same preprocessing serves both sources because the columns are the same.

@@ -104,8 +104,8 @@ def webnlg_local(folder: Path, split: str) -> list[Row]:
     return [row for path in files for row in xml_entries(path)]
 
 
-# the hub's webnlg_challenge_2017 test split holds every 2017 test file, told apart by `test_category`; the official
-# with-references file (seen + unseen, 1862 entries) is the one the local loader reads
+# the hub's webnlg_challenge_2017 test split holds every 2017 test file, told apart by `test_category`; the
+# official with-references file (seen + unseen, 1862 entries) is the one the local loader reads
 WEBNLG_HUB_TEST_CATEGORY = "testdata_with_lex"
 
 
