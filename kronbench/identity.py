@@ -17,6 +17,7 @@ from typing import Any
 from kronbench.config import RunConfig, TaskConfig
 from kronbench.experiment import ExperimentCell, is_result_key
 from kronbench.results import record_path
+from kronbench.tasks.hub_source import describe
 
 HASH_CHARS = 8
 
@@ -31,13 +32,14 @@ def local_data_folder(task: TaskConfig, data_dir: str | Path) -> Path:
 
 
 def data_fingerprint(task: TaskConfig, data_dir: str | Path | None) -> str:
-    """`hub:<repo>/<config>@<revision>` for hub data; for local data a content hash of the task's folder.
+    """For hub data the record's `data.source` (`hub:<repo>/<config>@<revision>`, or why it is unpinned); for
+    local data a content hash of the task's folder.
 
     The content hash (relative names and bytes of every file in the folder) is the same on every machine that
     holds the same files, wherever the folder lives, and changes when any file changes.
     """
     if not data_dir:
-        return f"hub:{task.hub_path}/{task.hub_config}@{task.revision or 'unpinned'}"
+        return describe(task)  # the record's data.source: repository, config, revision (or why unpinned)
     folder = local_data_folder(task, data_dir).resolve()
     files = sorted(p for p in folder.rglob("*") if p.is_file()) if folder.is_dir() else []
     if not files:
