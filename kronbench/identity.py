@@ -20,6 +20,9 @@ from kronbench.results import record_path
 from kronbench.tasks.hub_source import describe
 
 HASH_CHARS = 8
+# where a task's files live on the hub: they name the data only when the data comes from the hub
+HUB_ONLY_TASK_KEYS = frozenset({"hub_path", "hub_config", "revision", "unpinned_reason", "hub_format",
+                                "parquet_config", "hub_splits"})  # fmt: skip
 
 
 def short_hash(data: Any) -> str:
@@ -74,6 +77,8 @@ def config_hash(
     keep["method"] = {k: v for k, v in keep.get("method", {}).items() if k != "variant"}
     # logging, progress and output settings do not change what a run computes
     keep["train"] = {k: v for k, v in keep.get("train", {}).items() if is_result_key(f"train.{k}")}
+    if data is not None and not data.startswith("hub:"):  # local files: their content hash names the data
+        keep["task"] = {k: v for k, v in keep.get("task", {}).items() if k not in HUB_ONLY_TASK_KEYS}
     if data is not None:
         keep["data"] = data
     if experiment is not None and experiment.preset is not None:
