@@ -9,8 +9,8 @@ import hydra
 from omegaconf import DictConfig
 
 from kronbench import methods as _methods  # noqa: F401  (registers method schemas before composing)
-from kronbench.choices import check_group_choices
 from kronbench.config import register_schemas
+from kronbench.precheck import check_command_line
 
 CONF_DIR = str(Path(__file__).resolve().parent.parent / "conf")
 
@@ -28,7 +28,7 @@ def main(cfg: DictConfig) -> float | None:
 
 if __name__ == "__main__":
     try:
-        check_group_choices(sys.argv[1:])
+        check_command_line(sys.argv[1:])
     except ValueError as err:
         sys.exit(f"error: {err}")
     main()

@@ -7,11 +7,14 @@ Method schemas subclass :class:`MethodConfig` and are registered by :func:`kronb
 
 from __future__ import annotations
 
+import dataclasses
+import difflib
 from dataclasses import dataclass, field
 from typing import Any
 
 from hydra.core.config_store import ConfigStore
-from omegaconf import MISSING
+from omegaconf import MISSING, DictConfig, ListConfig, OmegaConf
+from omegaconf.errors import OmegaConfBaseException
 
 MODEL_FAMILIES = ("bert", "roberta", "deberta", "t5", "gpt2")
 DTYPES = ("float32", "float16", "bfloat16")
@@ -26,9 +29,19 @@ TASK_FORMATS = ("auto", "text_to_text", "classification_head")
 HUB_FORMATS = ("parquet", "parquet_export")
 
 
+class ConfigError(ValueError):
+    """A composed config that is not valid: an unknown key or a bad value, named with what would be valid."""
+
+
 def _check_choice(value: Any, valid: tuple[str, ...], what: str) -> None:
     if value not in valid:
         raise ValueError(f"{what}={value!r} is not valid; choose one of {list(valid)}")
+
+
+def _check_min(value: float | None, minimum: float, what: str, why: str = "") -> None:
+    """`value` (when set) must be >= `minimum`; the error names the key, the value and the bound."""
+    if value is not None and value < minimum:
+        raise ValueError(f"{what}={value!r} is not valid; it must be >= {minimum:g}{why}")
 
 
 @dataclass
@@ -145,6 +158,8 @@ class TaskConfig:
             raise ValueError(
                 f"task {self.name!r}: label_words {self.label_words} do not match label_names {self.label_names}"
             )
+        _check_min(self.max_length, 1, "task.max_length")
+        _check_min(self.holdout_size, 1, "task.holdout_size")
         if self.main_metric not in self.metrics:
             raise ValueError(
                 f"task.main_metric={self.main_metric!r} is not among task.metrics={self.metrics}"
@@ -214,11 +229,22 @@ class TrainConfig:
                 f"train.pad_to_multiple_of={self.pad_to_multiple_of} must be >= 1 (or null: no bucketing)"
             )
         if self.max_steps <= 0 and self.epochs <= 0:
-            raise ValueError(f"train.epochs={self.epochs} and train.max_steps={self.max_steps}: set one > 0")
-        if self.batch_size < 1 or self.grad_accum < 1:
             raise ValueError(
-                f"train.batch_size={self.batch_size}, train.grad_accum={self.grad_accum}: must be >= 1"
+                f"train.epochs={self.epochs} and train.max_steps={self.max_steps} train nothing; "
+                "set train.epochs > 0 or train.max_steps > 0"
             )
+        for name in ("batch_size", "eval_batch_size", "grad_accum", "log_every"):
+            _check_min(getattr(self, name), 1, f"train.{name}")
+        for name in ("max_train_samples", "max_eval_samples"):
+            _check_min(getattr(self, name), 1, f"train.{name}", " (null uses every row)")
+        if self.eval_strategy == "steps":
+            _check_min(self.eval_steps, 1, "train.eval_steps", " with train.eval_strategy=steps")
+        for name in ("weight_decay", "warmup_steps", "max_grad_norm", "num_workers"):
+            _check_min(getattr(self, name), 0, f"train.{name}")
+        if not 0.0 <= self.warmup_ratio < 1.0:
+            raise ValueError(f"train.warmup_ratio={self.warmup_ratio} is not valid; it must be in [0, 1)")
+        if self.lr <= 0 and not (self.optimizer == "adafactor" and self.adafactor_relative_step):
+            raise ValueError(f"train.lr={self.lr} is not valid; it must be > 0")
 
 
 @dataclass
@@ -251,6 +277,9 @@ class RunConfig:
     force: bool = False  # rerun even if a successful record exists
     dry_run: bool = False  # print what would run and whether its record exists, then stop
 
+    def __post_init__(self) -> None:
+        _check_min(self.seed, 0, "seed")
+
 
 def register_schemas() -> None:
     """Store the run schema in Hydra's ConfigStore; `conf/config.yaml` lists it first in its defaults.
@@ -259,3 +288,49 @@ def register_schemas() -> None:
     merge. Method schemas differ per method and are stored by :func:`kronbench.registry.register_method`.
     """
     ConfigStore.instance().store(name="run_schema", node=RunConfig)
+
+
+def unknown_keys(node: DictConfig | ListConfig, path: str = "") -> list[str]:
+    """Keys of schema-typed nodes that their dataclass does not declare, each with the valid keys.
+
+    Hydra's `+key=value` opens the struct flag to add a key, so `+train.epocs=1` composes; instantiation would
+    then set it as a stray attribute and the run would train with it ignored.
+    """
+    problems: list[str] = []
+    if node._is_none() or node._is_missing() or node._is_interpolation():
+        return problems
+    children = node.keys() if isinstance(node, DictConfig) else range(len(node))
+    schema = OmegaConf.get_type(node) if isinstance(node, DictConfig) else None
+    declared = [f.name for f in dataclasses.fields(schema)] if dataclasses.is_dataclass(schema) else None
+    for key in children:
+        full = f"{path}.{key}" if path else str(key)
+        if declared is not None and key not in declared:
+            close = difflib.get_close_matches(str(key), declared, n=1)
+            hint = f"did you mean {path + '.' if path else ''}{close[0]}? " if close else ""
+            problems.append(f"unknown key {full!r} ({schema.__name__} has no {key!r}); {hint}valid keys: {declared}")
+            continue
+        child = node._get_node(key)
+        if isinstance(child, (DictConfig, ListConfig)):
+            problems.extend(unknown_keys(child, full))
+    return problems
+
+
+def validate_config(cfg: DictConfig) -> RunConfig:
+    """The composed config as a :class:`RunConfig`, or a :class:`ConfigError` naming every bad key or value.
+
+    Runs right after composition (`python -m kronbench`, `--cfg job`, `-m`, `python -m kronbench.sweep`), so
+    nothing is loaded or trained from a config that could not run: unknown keys, then every dataclass's
+    `__post_init__` checks.
+    """
+    problems = unknown_keys(cfg)
+    if problems:
+        raise ConfigError("; ".join(problems))
+    try:
+        run_cfg = OmegaConf.to_object(cfg)
+    except (ValueError, TypeError, OmegaConfBaseException) as err:
+        raise ConfigError(str(err).split("\n    full_key:")[0]) from err
+    if not isinstance(run_cfg, RunConfig):
+        raise ConfigError(
+            f"config root is {type(run_cfg).__name__}, expected RunConfig (is run_schema in defaults?)"
+        )
+    return run_cfg

@@ -14,7 +14,7 @@ from accelerate.utils import set_seed
 from omegaconf import DictConfig, OmegaConf
 
 from kronbench import methods as _methods  # noqa: F401  (registers methods)
-from kronbench.config import RunConfig
+from kronbench.config import RunConfig, validate_config
 from kronbench.experiment import current_experiment_cell
 from kronbench.identity import identify
 from kronbench.models import load_model
@@ -37,13 +37,8 @@ log = logging.getLogger("kronbench")
 
 
 def to_run_config(cfg: DictConfig) -> RunConfig:
-    """Instantiate the dataclasses (runs every `__post_init__` cross-field check)."""
-    run_cfg = OmegaConf.to_object(cfg)
-    if not isinstance(run_cfg, RunConfig):
-        raise TypeError(
-            f"config root is {type(run_cfg).__name__}, expected RunConfig (is run_schema in defaults?)"
-        )
-    return run_cfg
+    """Instantiate the dataclasses (unknown keys, then every `__post_init__` check: `config.validate_config`)."""
+    return validate_config(cfg)
 
 
 def truncate(ds, limit: int | None):

@@ -17,12 +17,12 @@ from hydra.core.override_parser.overrides_parser import OverridesParser
 from omegaconf import OmegaConf, open_dict
 
 from kronbench import methods as _methods  # noqa: F401  (registers method schemas)
-from kronbench.config import register_schemas
+from kronbench.config import ConfigError, register_schemas
 
 CONF_DIR = Path(__file__).resolve().parent.parent / "conf"
 
 
-STATES = ("done", "pending", "failed", "unreadable", "unavailable")
+STATES = ("done", "pending", "failed", "unreadable", "invalid", "unavailable")
 
 
 @dataclass
@@ -74,6 +74,8 @@ def job_state(overrides: list[str]) -> Job:
         run_cfg = to_run_config(full)
         config: dict[str, Any] = OmegaConf.to_container(full, resolve=True)  # type: ignore[assignment]
         path = identify(run_cfg, config, experiment_cell(full, hydra_node)).path
+    except ConfigError as err:  # a bad value or key: named with what would be valid
+        return Job(overrides, None, "invalid", str(err))
     except Exception as err:  # unknown method / model / task (not implemented yet) or invalid options
         return Job(overrides, None, "unavailable", f"{type(err).__name__}: {str(err).splitlines()[0]}")
     state, reason = record_state(path)
@@ -96,11 +98,11 @@ def main(argv: list[str] | None = None) -> dict[str, int]:
             + (f"  ({job.reason})" if job.reason else "")
         )
     print(f"{len(jobs)} runs: " + ", ".join(f"{n} {s}" for s, n in counts.items()))
-    for state in ("failed", "unreadable", "unavailable"):
+    for state in ("failed", "unreadable", "invalid", "unavailable"):
         for reason in sorted({j.reason for j in jobs if j.state == state and j.reason})[:10]:
             print(f"  {state}: {reason}")
     return counts
 
 
 if __name__ == "__main__":
-    main()
+    raise SystemExit(2 if main()["invalid"] else 0)  # invalid jobs: a non-zero exit stops scripts

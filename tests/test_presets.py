@@ -93,7 +93,9 @@ def test_preset_composes(preset: str) -> None:
     absent = missing_pieces(jobs)
     states = [sweep.job_state(job) for job in representative_jobs(jobs)]
     missing = sorted(absent | {m for s in states for m in MISSING.findall(s.reason)})
-    broken = [s for s in states if s.state == "unavailable" and not MISSING.search(s.reason)]
+    broken = [
+        s for s in states if s.state == "invalid" or s.state == "unavailable" and not MISSING.search(s.reason)
+    ]
     assert not broken, f"{preset}: {broken[0].overrides} -> {broken[0].reason}"
     if missing:
         pytest.skip(f"{preset}: not implemented yet: {', '.join(missing)}")
@@ -117,5 +119,5 @@ def test_sweep_status_counts_done_runs(tmp_path: Path, capsys: pytest.CaptureFix
     done.parent.mkdir(parents=True)
     done.write_text(json.dumps({"status": "completed"}))
     counts = sweep.main(args)
-    assert counts == {"done": 1, "pending": 7, "failed": 0, "unreadable": 0, "unavailable": 0}
+    assert counts == {"done": 1, "pending": 7, "failed": 0, "unreadable": 0, "invalid": 0, "unavailable": 0}
     assert "8 runs: 1 done, 7 pending" in capsys.readouterr().out
