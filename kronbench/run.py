@@ -14,6 +14,7 @@ from accelerate.utils import set_seed
 from omegaconf import DictConfig, OmegaConf
 
 from kronbench import methods as _methods  # noqa: F401  (registers methods)
+from kronbench import preflight
 from kronbench.config import RunConfig, validate_config
 from kronbench.experiment import current_experiment_cell
 from kronbench.identity import identify
@@ -81,6 +82,8 @@ def run(cfg: DictConfig, run_dir: Path | None = None) -> dict[str, Any]:
             f"{reason}; it is kept as it is: force=true replaces it with this run's record"
         )
 
+    preflight.check_outputs(run_cfg, path, run_dir)  # before anything is loaded: never train into a dead end
+
     # multirun executes several runs in one process: forget the previous run's precision settings (the
     # distributed PartialState is kept)
     AcceleratorState._reset_state(reset_partial_state=False)
@@ -107,6 +110,7 @@ def run(cfg: DictConfig, run_dir: Path | None = None) -> dict[str, Any]:
     t_start = time.perf_counter()
     try:
         raw, source = load_raw_splits(run_cfg.task, run_cfg.data_dir)
+        preflight.check_data(run_cfg.task, raw, run_cfg.data_dir)  # empty splits, bad rows: file, row, column
         splits = apply_protocol(run_cfg.task, raw)
         set_seed(run_cfg.seed)  # before the head and any adapter are created: runs are reproducible
         model, tokenizer = load_model(run_cfg.model, run_cfg.task)

@@ -8,10 +8,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from datasets import Dataset, load_dataset
+from datasets import Dataset
 
 from kronbench.config import TaskConfig
 from kronbench.tasks.hub_source import load_hub_splits
+from kronbench.tasks.validate import load_jsonl
 
 
 def wanted_splits(cfg: TaskConfig) -> list[str]:
@@ -42,9 +43,7 @@ def load_raw_splits(cfg: TaskConfig, data_dir: str | None) -> tuple[dict[str, Da
                 f"expected <data_dir>/{cfg.local_dir or cfg.name}/<split>.jsonl for splits {wanted_splits(cfg)}, "
                 f"or unset data_dir to load {cfg.hub_path!r} from the hub"
             )
-        splits = {
-            split: load_dataset("json", data_files=str(path), split="train") for split, path in paths.items()
-        }
+        splits = {split: load_jsonl(path) for split, path in paths.items()}  # errors name file + line
         return splits, f"local:{Path(data_dir).expanduser().resolve() / (cfg.local_dir or cfg.name)}"
     return load_hub_splits(cfg, wanted_splits(cfg), jsonl_alternative(cfg))
 
