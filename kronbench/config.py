@@ -199,7 +199,7 @@ class TrainConfig:
     max_train_samples: int | None = None  # truncate the train split (quick runs)
     max_eval_samples: int | None = None  # truncate validation/test splits (quick runs)
     merged_eval: bool = True  # final evaluation on the merged model when the method is mergeable
-    save_checkpoint: bool = True  # write the best trainable weights to the Hydra run dir
+    save_checkpoint: bool = True  # best weights as an adapter dir (kronbench.export) in the Hydra run dir
     log_every: int = 50
     num_workers: int = 0
     compile: bool = False  # torch.compile the model (kronbench/compile.py); eager when it cannot compile

@@ -27,6 +27,7 @@ from transformers.trainer_pt_utils import LengthGroupedSampler
 
 from kronbench.compile import BucketPadding, CompileState, compile_model, eager
 from kronbench.config import TrainConfig
+from kronbench.export import save_adapter
 from kronbench.methods.base import Method
 from kronbench.metrics import is_better
 from kronbench.tasks.base import Task
@@ -276,9 +277,8 @@ class Trainer:
         if best_state is not None:
             load_trainable_state(model, best_state)
             if cfg.save_checkpoint and self.run_dir is not None and acc.is_main_process:
-                path = self.run_dir / "best_trainable.pt"
-                torch.save(best_state, path)
-                result.checkpoint = str(path)
+                adapter = save_adapter(model, self.method, self.task.cfg, self.run_dir / "best_adapter", seed)
+                result.checkpoint = str(adapter)  # safetensors + config: kronbench.export.load_adapter
         merged = bool(cfg.merged_eval and self.method.mergeable)
         t0 = time.perf_counter()
         if merged:

@@ -62,7 +62,7 @@ def test_eval_every_n_steps_and_best_checkpoint(tmp_path):
     assert [e["step"] for e in evals] == [2, 4, 6]
     best = max(evals, key=lambda e: e["validation"]["accuracy"])  # first best wins ties
     assert record["metrics"]["best"]["validation"]["accuracy"] == best["validation"]["accuracy"]
-    assert (tmp_path / "best_trainable.pt").exists()
+    assert (tmp_path / "best_adapter" / "adapter_model.safetensors").exists()
 
 
 def test_epochs_define_steps():
