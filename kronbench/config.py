@@ -307,7 +307,9 @@ def unknown_keys(node: DictConfig | ListConfig, path: str = "") -> list[str]:
         if declared is not None and key not in declared:
             close = difflib.get_close_matches(str(key), declared, n=1)
             hint = f"did you mean {path + '.' if path else ''}{close[0]}? " if close else ""
-            problems.append(f"unknown key {full!r} ({schema.__name__} has no {key!r}); {hint}valid keys: {declared}")
+            problems.append(
+                f"unknown key {full!r} ({schema.__name__} has no {key!r}); {hint}valid keys: {declared}"
+            )
             continue
         child = node._get_node(key)
         if isinstance(child, (DictConfig, ListConfig)):

@@ -36,9 +36,7 @@ def check_writable(folder: Path, setting: str) -> None:
 
 def check_outputs(run_cfg: RunConfig, record_path: Path, run_dir: Path | None) -> None:
     """Record and checkpoint folders are writable (before anything is loaded)."""
-    check_writable(
-        record_path.parent, f"output_dir={run_cfg.output_dir!r} (or KRONBENCH_RESULTS_DIR)"
-    )
+    check_writable(record_path.parent, f"output_dir={run_cfg.output_dir!r} (or KRONBENCH_RESULTS_DIR)")
     if run_cfg.train.save_checkpoint and run_dir is not None:
         check_writable(Path(run_dir), "hydra.run.dir (checkpoints; or train.save_checkpoint=false)")
 

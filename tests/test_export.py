@@ -21,7 +21,7 @@ from kronbench.tasks import build_task
 from kronbench.tasks.data import load_raw_splits
 from kronbench.tasks.splits import apply_protocol
 from kronbench.train import EvalSplit, Trainer
-from tests.conftest import CONF_DIR, DATA_DIR, TOKENIZERS, compose_config, needs_shared
+from tests.conftest import DATA_DIR, TOKENIZERS, compose_config, needs_shared
 
 TINY = {
     "krona": ["method.factor_shape=[4,8]"],
@@ -34,12 +34,16 @@ needs_tokenizer = pytest.mark.skipif(not (TOKENIZERS / "bert-uncased").exists(),
 
 
 def batch(tokenizer) -> dict[str, torch.Tensor]:
-    return tokenizer(["a short sentence", "and another, longer one"], ["one", "two"], return_tensors="pt", padding=True)
+    return tokenizer(
+        ["a short sentence", "and another, longer one"], ["one", "two"], return_tensors="pt", padding=True
+    )
 
 
 def trained_tiny(name: str, seed: int = 3):
     """tiny-bert with `name` attached and its trainable weights moved off their init, as a run would leave it."""
-    cfg = to_run_config(compose_config(f"method={name}", "model=tiny-bert", f"seed={seed}", *TINY.get(name, [])))
+    cfg = to_run_config(
+        compose_config(f"method={name}", "model=tiny-bert", f"seed={seed}", *TINY.get(name, []))
+    )
     set_seed(seed)
     model, tokenizer = load_model(cfg.model, cfg.task)
     method = get_method(name)(cfg.method, cfg.model)
@@ -132,5 +136,7 @@ def test_reloaded_adapter_reproduces_the_run_score_and_merged_export_needs_no_kr
     inputs = batch(loaded.tokenizer)
     loaded.model.eval()  # Trainer.evaluate leaves the model in train mode
     with torch.no_grad():
-        torch.testing.assert_close(plain(**inputs).logits, loaded.model(**inputs).logits, rtol=1e-5, atol=1e-5)
-    assert (out / "tokenizer_config.json").exists() and (CONF_DIR / "method" / "krona.yaml").exists()
+        torch.testing.assert_close(
+            plain(**inputs).logits, loaded.model(**inputs).logits, rtol=1e-5, atol=1e-5
+        )
+    assert (out / "tokenizer_config.json").exists()

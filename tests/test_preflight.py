@@ -83,14 +83,19 @@ def test_label_out_of_range_names_value_and_valid_range(tmp_path):
 def test_non_numeric_regression_target(tmp_path):
     row = {**GOOD, "label": 3.2}
     train = make_task(tmp_path / "data", [row, {**row, "label": "high"}], task="glue/stsb", row=row)
-    with pytest.raises(DataError, match=rf"{train}, line 2 \(row 2\): column 'label': 'high' is not a finite number"):
+    with pytest.raises(
+        DataError, match=rf"{train}, line 2 \(row 2\): column 'label': 'high' is not a finite number"
+    ):
         start(tmp_path, task="glue/stsb")
 
 
 def test_unwritable_output_dir_fails_before_loading(tmp_path):
     make_task(tmp_path / "data", [GOOD] * 4)
     unwritable = Path("/proc/kronbench-results")  # not creatable, even by root (permission bits are not)
-    with pytest.raises(OutputError, match=r"output_dir='/proc/kronbench-results'.*cannot write to /proc/kronbench-results/glue/rte"):
+    with pytest.raises(
+        OutputError,
+        match=r"output_dir='/proc/kronbench-results'.*cannot write to /proc/kronbench-results/glue/rte",
+    ):
         start(tmp_path, f"output_dir={unwritable}")
 
 
