@@ -33,9 +33,20 @@ class ConfigError(ValueError):
     """A composed config that is not valid: an unknown key or a bad value, named with what would be valid."""
 
 
-def _check_choice(value: Any, valid: tuple[str, ...], what: str) -> None:
-    if value not in valid:
-        raise ValueError(f"{what}={value!r} is not valid; choose one of {list(valid)}")
+def choice(default: Any, options: tuple[str, ...], help: str) -> Any:
+    """A string field limited to `options`; `help` (what the field chooses) is shown with a bad value."""
+    return field(default=default, metadata={"choices": options, "help": help})
+
+
+def check_choices(obj: Any, section: str) -> None:
+    """Raise ValueError naming the first `choice` field of `obj` whose value is not one of its options."""
+    for f in dataclasses.fields(obj):
+        options = f.metadata.get("choices")
+        value = getattr(obj, f.name)
+        if options is not None and value not in options:
+            raise ValueError(
+                f"{section}.{f.name}={value!r} is not valid; choose one of {list(options)} ({f.metadata['help']})"
+            )
 
 
 def _check_min(value: float | None, minimum: float, what: str, why: str = "") -> None:
@@ -66,17 +77,17 @@ class ModelConfig:
     pretrained: str = MISSING  # hub id used where the hub is reachable
     revision: str | None = None  # commit of `pretrained` that weights, config and tokenizer are read from
     unpinned_reason: str | None = None  # why `revision` is null (no commit hash could be verified)
-    family: str = MISSING  # one of MODEL_FAMILIES
+    family: str = choice(MISSING, MODEL_FAMILIES, "architecture family: attach points and model classes")
     path: str | None = None  # local directory with weights; wins over `package` and `pretrained`
     package: str | None = None  # "python_package:subdir" holding the weights (e.g. a PyPI-shipped model)
     tokenizer: str | None = None  # tokenizer directory or hub id; defaults to the weights' source
-    init: str = (
-        "pretrained"  # "pretrained" or "random" (random weights of the configured size: tests, timing)
+    init: str = choice(
+        "pretrained", ("pretrained", "random"), "pretrained weights, or random ones of the configured size"
     )
     config_overrides: dict[str, Any] = field(
         default_factory=dict
     )  # applied to the HF config (tiny test models)
-    dtype: str = "float32"  # dtype the weights are loaded in
+    dtype: str = choice("float32", DTYPES, "dtype the weights are loaded in")
     head_modules: list[str] = field(default_factory=lambda: ["classifier"])  # trained with every method
     attention_targets: list[str] = field(default_factory=list)  # default targets of weight-level methods
     ffn_targets: list[str] = field(
@@ -85,9 +96,7 @@ class ModelConfig:
     sites: dict[str, SiteConfig] = field(default_factory=dict)  # "ffn", "attention" block locations
 
     def __post_init__(self) -> None:
-        _check_choice(self.family, MODEL_FAMILIES, "model.family")
-        _check_choice(self.dtype, DTYPES, "model.dtype")
-        _check_choice(self.init, ("pretrained", "random"), "model.init")
+        check_choices(self, "model")
 
 
 @dataclass
@@ -107,12 +116,12 @@ class TaskConfig:
 
     name: str = MISSING  # "glue/rte": also the result folder and the local data sub-folder
     version: str = "1"  # bump when preprocessing or metrics change: tables never mix versions
-    type: str = "classification"  # one of TASK_TYPES
+    type: str = choice("classification", TASK_TYPES, "the task's code and model head (kronbench.tasks)")
     hub_path: str = MISSING  # e.g. "nyu-mll/glue"
     hub_config: str | None = None  # e.g. "rte"
     revision: str | None = None  # hub commit hash read (main or the parquet-export branch, per hub_format)
     unpinned_reason: str | None = None  # why `revision` is null (no commit hash could be verified)
-    hub_format: str = "parquet"  # one of HUB_FORMATS
+    hub_format: str = choice("parquet", HUB_FORMATS, "where the hub files live, see HUB_FORMATS")
     parquet_config: str | None = None  # parquet_export folder; default hub_config, else "default"
     hub_splits: dict[str, str] = field(default_factory=dict)  # our split name -> the hub's, where they differ
     local_dir: str | None = None  # sub-folder of data_dir holding <split>.jsonl; default: task.name
@@ -124,11 +133,15 @@ class TaskConfig:
     train_split: str = "train"
     validation_split: str = "validation"
     test_split: str | None = None  # labelled test split, when one exists
-    split_protocol: str = "dev_as_test"  # see kronbench.tasks.splits
+    split_protocol: str = choice(
+        "dev_as_test", SPLIT_PROTOCOLS, "train/validation/test carving, kronbench.tasks.splits"
+    )
     holdout_size: int = 1000  # rows taken from train for `train_holdout`
     max_length: int = 128
     # --- issue 4: SuperGLUE, SQuAD, NLG, text-to-text (all defaulted: older YAMLs keep working) ---
-    format: str = "auto"  # one of TASK_FORMATS; e.g. task.format=classification_head for T5 with a head
+    format: str = choice(
+        "auto", TASK_FORMATS, "text_to_text or the task head; auto: text_to_text for T5 on NLU/QA"
+    )
     prefix: str | None = None  # T5 task prefix ("rte", "cb", ...); default: hub_config
     label_words: list[str] = field(
         default_factory=list
@@ -148,10 +161,7 @@ class TaskConfig:
     dev_train_fraction: float = 0.9  # dev_by_article: fraction of dev articles used for training
 
     def __post_init__(self) -> None:
-        _check_choice(self.type, TASK_TYPES, "task.type")
-        _check_choice(self.split_protocol, SPLIT_PROTOCOLS, "task.split_protocol")
-        _check_choice(self.format, TASK_FORMATS, "task.format")
-        _check_choice(self.hub_format, HUB_FORMATS, "task.hub_format")
+        check_choices(self, "task")
         if not 0.0 < self.dev_train_fraction < 1.0:
             raise ValueError(f"task.dev_train_fraction={self.dev_train_fraction} must be in (0, 1)")
         if self.label_words and len(self.label_words) != len(self.label_names):
@@ -180,7 +190,7 @@ class TaskConfig:
 class TrainConfig:
     """Optimisation and evaluation schedule of the one training loop (`kronbench.train`)."""
 
-    optimizer: str = "adamw"  # "adamw" or "adafactor"
+    optimizer: str = choice("adamw", ("adamw", "adafactor"), "the optimizer")
     lr: float = 1e-3
     weight_decay: float = 0.0
     adafactor_relative_step: bool = False  # Adafactor's own lr schedule (as the MAdaKron paper, no lr set)
@@ -191,10 +201,14 @@ class TrainConfig:
     max_steps: int = -1  # > 0 overrides epochs
     warmup_steps: int = 0
     warmup_ratio: float = 0.0  # used when warmup_steps == 0
-    scheduler: str = "linear"  # "linear" (warmup then linear decay) or "constant" (warmup then flat)
+    scheduler: str = choice("linear", ("linear", "constant"), "after warmup: linear decay to 0, or flat")
     max_grad_norm: float = 1.0
-    mixed_precision: str = "no"  # "no", "fp16" (V100), "bf16"
-    eval_strategy: str = "epoch"  # "epoch" or "steps"
+    mixed_precision: str = choice(
+        "no", ("no", "fp16", "bf16"), "autocast dtype; fp16 on V100, bf16 on A100/H100"
+    )
+    eval_strategy: str = choice(
+        "epoch", ("epoch", "steps"), "evaluate every epoch or every train.eval_steps steps"
+    )
     eval_steps: int = 500
     max_train_samples: int | None = None  # truncate the train split (quick runs)
     max_eval_samples: int | None = None  # truncate validation/test splits (quick runs)
@@ -203,8 +217,10 @@ class TrainConfig:
     log_every: int = 50
     num_workers: int = 0
     compile: bool = False  # torch.compile the model (kronbench/compile.py); eager when it cannot compile
-    compile_mode: str = (
-        "default"  # torch.compile mode: "default", "reduce-overhead" (CUDA graphs), "max-autotune"
+    compile_mode: str = choice(
+        "default",
+        ("default", "reduce-overhead", "max-autotune"),
+        "torch.compile mode; reduce-overhead: CUDA graphs",
     )
     compile_backend: str = "inductor"  # torch.compile backend ("aot_eager": trace only, for debugging)
     pad_to_multiple_of: int | None = (
@@ -215,19 +231,13 @@ class TrainConfig:
     progress_bar: bool = True
     wandb: bool = False
     wandb_project: str = "kronbench"
-    wandb_mode: str = "offline"  # "offline" works without network; "online" needs a login
+    wandb_mode: str = choice(
+        "offline", ("offline", "online", "disabled"), "W&B mode: offline needs no network, online a login"
+    )
 
     def __post_init__(self) -> None:
-        _check_choice(self.optimizer, ("adamw", "adafactor"), "train.optimizer")
-        _check_choice(self.scheduler, ("linear", "constant"), "train.scheduler")
-        _check_choice(self.mixed_precision, ("no", "fp16", "bf16"), "train.mixed_precision")
-        _check_choice(self.eval_strategy, ("epoch", "steps"), "train.eval_strategy")
-        _check_choice(self.wandb_mode, ("offline", "online", "disabled"), "train.wandb_mode")
-        _check_choice(self.compile_mode, ("default", "reduce-overhead", "max-autotune"), "train.compile_mode")
-        if self.pad_to_multiple_of is not None and self.pad_to_multiple_of < 1:
-            raise ValueError(
-                f"train.pad_to_multiple_of={self.pad_to_multiple_of} must be >= 1 (or null: no bucketing)"
-            )
+        check_choices(self, "train")
+        _check_min(self.pad_to_multiple_of, 1, "train.pad_to_multiple_of", " (or null: no bucketing)")
         if self.max_steps <= 0 and self.epochs <= 0:
             raise ValueError(
                 f"train.epochs={self.epochs} and train.max_steps={self.max_steps} train nothing; "

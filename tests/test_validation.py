@@ -15,6 +15,8 @@ from tests.conftest import REPO, compose_config
 
 BAD_VALUES = [
     ("method.init=orthogonal", r"method.init='orthogonal'.*\['ku_zero', 'normal'\]"),
+    ("train.eval_strategy=step", r"train.eval_strategy='step' .*\['epoch', 'steps'\] \(evaluate every epoch"),
+    ("model.dtype=fp32", r"model.dtype='fp32' .*'float32'.* \(dtype the weights are loaded in\)"),
     ("train.epochs=0", r"train.epochs=0.0 and train.max_steps=-1 .*train.epochs > 0 or train.max_steps > 0"),
     ("train.eval_batch_size=0", r"train.eval_batch_size=0 .* >= 1"),
     ("train.max_train_samples=0", r"train.max_train_samples=0 .* >= 1"),
