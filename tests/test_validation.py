@@ -59,7 +59,9 @@ def test_free_form_dicts_still_take_new_keys():
 
 def test_command_line_check_covers_every_job_of_a_sweep():
     check_command_line(["-m", "seed=0,42", "method=krona", "--cfg", "job"])
-    with pytest.raises(ValueError, match=r"(?s)1 of 2 distinct job configs are invalid.*method.init='orthogonal'"):
+    with pytest.raises(
+        ValueError, match=r"(?s)1 of 2 distinct job configs are invalid.*method.init='orthogonal'"
+    ):
         check_command_line(["-m", "method.init=ku_zero,orthogonal"])
     check_command_line(["--help"])  # help needs no valid config
 
