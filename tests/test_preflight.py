@@ -103,3 +103,16 @@ def test_good_data_passes_the_checks(tmp_path):
     make_task(tmp_path / "data", [GOOD, {**GOOD, "label": 1}])
     with pytest.raises(AssertionError, match="model was loaded"):  # reached model loading: checks passed
         start(tmp_path)
+
+
+@pytest.mark.parametrize(
+    ("value", "problem"),
+    [(1, None), ("1", None), (1.0, None), (2, "2 is not a class id"), (True, "True is not a class id"),
+     ("yes", "'yes' is not a class id"), (-1, "-1 marks an unlabelled row")],
+)  # fmt: skip
+def test_class_ids_accepted_as_preprocessing_reads_them(value, problem):
+    from kronbench.config import TaskConfig
+    from kronbench.tasks.validate import label_problem
+
+    found = label_problem(TaskConfig(name="t", hub_path="h", label_names=["a", "b"]), value)
+    assert found is None if problem is None else problem in found

@@ -93,12 +93,15 @@ def label_problem(cfg: TaskConfig, value: Any) -> str | None:
         return None if ok else f"{value!r} is not a finite number (regression target)"
     n = len(cfg.choice_fields) if cfg.type == "multiple_choice" else len(cfg.label_names)
     names = cfg.choice_fields if cfg.type == "multiple_choice" else cfg.label_names
+    if isinstance(value, str) and value.strip().lstrip("-").isdigit():
+        value = int(value)  # "1" reads as class 1, as preprocessing's int() does
     integral = isinstance(value, int) and not isinstance(value, bool)
     integral = integral or isinstance(value, float) and value.is_integer()
     if integral and 0 <= value < n:
         return None
     valid = ", ".join(f"{i} = {name}" for i, name in enumerate(names))
-    return f"{value!r} is not a class id; valid: 0..{n - 1} ({valid})"
+    hidden = "; -1 marks an unlabelled row (GLUE/SuperGLUE test splits hide theirs)" if value == -1 else ""
+    return f"{value!r} is not a class id; valid: 0..{n - 1} ({valid}){hidden}"
 
 
 def check_split(cfg: TaskConfig, split: str, ds: Dataset, source: str | Path) -> None:
