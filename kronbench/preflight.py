@@ -20,8 +20,8 @@ class OutputError(OSError):
     """An output folder that cannot be written, named with the setting that chooses it."""
 
 
-def check_writable(folder: Path, setting: str) -> None:
-    """Create `folder` and write (then delete) a probe file in it; raise OutputError naming the path."""
+def check_writable(folder: Path, setting: str, remedy: str) -> None:
+    """Create `folder` and write (then delete) a probe file in it; raise OutputError naming path and setting."""
     try:
         folder.mkdir(parents=True, exist_ok=True)
         with tempfile.NamedTemporaryFile(dir=folder, prefix=".kronbench-probe-"):
@@ -29,16 +29,23 @@ def check_writable(folder: Path, setting: str) -> None:
     except OSError as err:
         reason = err.strerror or str(err)
         raise OutputError(
-            f"{setting}: cannot write to {folder} ({reason}); nothing was trained. "
-            f"Choose a writable folder ({setting}=<folder>)"
+            f"{setting}: cannot write to {folder} ({reason}); nothing was trained. {remedy}"
         ) from err
 
 
 def check_outputs(run_cfg: RunConfig, record_path: Path, run_dir: Path | None) -> None:
     """Record and checkpoint folders are writable (before anything is loaded)."""
-    check_writable(record_path.parent, f"output_dir={run_cfg.output_dir!r} (or KRONBENCH_RESULTS_DIR)")
+    check_writable(
+        record_path.parent,
+        f"output_dir={run_cfg.output_dir!r}",
+        "Set output_dir=<writable folder> (or $KRONBENCH_RESULTS_DIR).",
+    )
     if run_cfg.train.save_checkpoint and run_dir is not None:
-        check_writable(Path(run_dir), "hydra.run.dir (checkpoints; or train.save_checkpoint=false)")
+        check_writable(
+            Path(run_dir),
+            "the Hydra run dir (best checkpoint)",
+            "Set hydra.run.dir=<writable folder>, or train.save_checkpoint=false.",
+        )
 
 
 def split_sources(cfg: TaskConfig, data_dir: str | None, splits: list[str]) -> dict[str, str | Path]:

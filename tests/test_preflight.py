@@ -47,7 +47,7 @@ def no_model_loading(monkeypatch):
 
 def test_malformed_json_line_names_file_and_line(tmp_path):
     train = make_task(tmp_path / "data", [GOOD, '{"sentence1": "x", "label": 1', GOOD])
-    with pytest.raises(DataError, match=rf"{train}, line 2: not valid JSON"):
+    with pytest.raises(DataError, match=rf"{train}, line 2: not valid JSON \(.* at column 30\)"):
         start(tmp_path)
 
 

@@ -44,7 +44,7 @@ def load_jsonl(path: str | Path) -> Dataset:
     except Exception as err:
         for number, line in data_lines(path):
             try:
-                row = json.loads(line)
+                row = json.loads(line.strip())
             except json.JSONDecodeError as bad:
                 raise DataError(
                     f"{path}, line {number}: not valid JSON ({bad.msg} at column {bad.colno}): "
