@@ -23,10 +23,9 @@ from hydra import compose, initialize_config_dir
 
 from kronbench.bench import load_plan
 from kronbench.config import register_schemas
+from kronbench.paths import CONF_DIR
 from kronbench.results import environment, write_json_atomic
 
-REPO = Path(__file__).resolve().parent.parent
-CONF_DIR = REPO / "conf"
 DEFAULT_CONFIG = CONF_DIR / "bench" / "trainer.yaml"
 MODES = {"eager": ["train.compile=false"], "compiled": ["train.compile=true"]}
 
@@ -127,5 +126,10 @@ def main(argv: list[str] | None = None) -> list[Path]:
     return written
 
 
-if __name__ == "__main__":
+def cli() -> None:
+    """The `kronbench-bench-trainer` console command (a console script exits with what it returns: nothing)."""
     main()
+
+
+if __name__ == "__main__":
+    cli()

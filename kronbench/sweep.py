@@ -18,9 +18,7 @@ from omegaconf import OmegaConf, open_dict
 
 from kronbench import methods as _methods  # noqa: F401  (registers method schemas)
 from kronbench.config import register_schemas
-
-CONF_DIR = Path(__file__).resolve().parent.parent / "conf"
-
+from kronbench.paths import CONF_DIR
 
 STATES = ("done", "pending", "failed", "unreadable", "unavailable")
 
@@ -102,5 +100,10 @@ def main(argv: list[str] | None = None) -> dict[str, int]:
     return counts
 
 
-if __name__ == "__main__":
+def cli() -> None:
+    """The `kronbench-sweep` console command (a console script exits with what it returns: nothing)."""
     main()
+
+
+if __name__ == "__main__":
+    cli()
