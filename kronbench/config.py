@@ -104,7 +104,7 @@ class TaskConfig:
     split_protocol: str = "dev_as_test"  # see kronbench.tasks.splits
     holdout_size: int = 1000  # rows taken from train for `train_holdout`
     max_length: int = 128
-    # --- issue 4: SuperGLUE, SQuAD, NLG, text-to-text (all defaulted: older YAMLs keep working) ---
+    # --- SuperGLUE, SQuAD, NLG, text-to-text (all defaulted: older YAMLs keep working) ---
     format: str = "auto"  # one of TASK_FORMATS; e.g. task.format=classification_head for T5 with a head
     prefix: str | None = None  # T5 task prefix ("rte", "cb", ...); default: hub_config
     label_words: list[str] = field(
@@ -236,7 +236,7 @@ class RunConfig:
     train: TrainConfig = MISSING
     seed: int = 0
     data_dir: str | None = None  # local data root (<data_dir>/<task.name>/<split>.jsonl); None: the hub
-    output_dir: str = "results"  # result records root
+    output_dir: str = "outputs/results"  # result records root (the committed records: output_dir=results)
     force: bool = False  # rerun even if a successful record exists
     dry_run: bool = False  # print what would run and whether its record exists, then stop
 
