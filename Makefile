@@ -44,10 +44,10 @@ tables: install  ## render results/tables/* and results/README.md from the commi
 	$(BIN)/python -m kronbench.tables --results results
 
 bench: install  ## speed/memory benchmarks (run on a GPU); records under results/bench/
-	$(BIN)/python -m kronbench.bench
+	$(BIN)/python -m kronbench.bench output_dir=results/bench
 
 bench-trainer: install  ## the real trainer's speed, eager vs compiled (run on a GPU); records under results/bench/trainer/
-	$(BIN)/python -m kronbench.bench_trainer
+	$(BIN)/python -m kronbench.bench_trainer output_dir=results/bench
 
 clean:
 	rm -rf $(VENV) outputs multirun .pytest_cache

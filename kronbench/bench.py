@@ -672,7 +672,7 @@ def run_plan(plan: dict[str, Any]) -> list[dict[str, Any]]:
     if device.type == "cuda":
         torch.backends.cuda.matmul.allow_tf32 = bool(plan.get("tf32", True))
         torch.backends.cudnn.allow_tf32 = bool(plan.get("tf32", True))
-    out_dir = Path(plan.get("output_dir", "results/bench"))
+    out_dir = Path(plan.get("output_dir", "outputs/bench"))
     if not out_dir.is_absolute():
         out_dir = project_dir() / out_dir
     env = environment() | {"tf32": bool(plan.get("tf32", True))}
@@ -835,7 +835,7 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     plan = load_plan(Path(args.config), args.overrides)
     if args.render:
-        out_dir = Path(plan.get("output_dir", "results/bench"))
+        out_dir = Path(plan.get("output_dir", "outputs/bench"))
         print(render_tables(load_records(project_dir() / out_dir)))
         return
     t0 = time.perf_counter()

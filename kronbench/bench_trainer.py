@@ -23,7 +23,7 @@ from hydra import compose, initialize_config_dir
 
 from kronbench.bench import load_plan
 from kronbench.config import register_schemas
-from kronbench.paths import CONF_DIR
+from kronbench.paths import CONF_DIR, project_dir
 from kronbench.results import environment, write_json_atomic
 
 DEFAULT_CONFIG = CONF_DIR / "bench" / "trainer.yaml"
@@ -109,7 +109,7 @@ def main(argv: list[str] | None = None) -> list[Path]:
     register_schemas()
     from kronbench import methods as _methods  # noqa: F401  (registers method schemas)
 
-    out_dir = Path(plan.get("output_dir", "results/bench")) / "trainer"
+    out_dir = project_dir() / plan.get("output_dir", "outputs/bench") / "trainer"
     env = environment()
     written = []
     with tempfile.TemporaryDirectory(prefix="kronbench-bench-trainer-") as scratch:

@@ -58,3 +58,11 @@ def test_default_output_dir_is_under_outputs_not_the_committed_results(
     output_dir = compose_config().output_dir
     assert output_dir.startswith("outputs/") and output_dir != "results"
     assert compose_config("output_dir=results").output_dir == "results"  # the committed records: explicit
+
+
+@pytest.mark.parametrize("plan", ["default.yaml", "trainer.yaml"])
+def test_bench_plans_write_under_outputs_by_default(plan: str) -> None:
+    from kronbench.bench import load_plan
+    from kronbench.paths import CONF_DIR
+
+    assert load_plan(CONF_DIR / "bench" / plan, [])["output_dir"].startswith("outputs/")

@@ -15,7 +15,7 @@ export PYTHONPATH=/tmp/site:$PWD PYTHONUNBUFFERED=1 TOKENIZERS_PARALLELISM=false
 OUT=${OUT:-/tmp/out}; mkdir -p "$OUT"
 nvidia-smi --query-gpu=name,clocks.sm,clocks.max.sm,memory.used --format=csv,noheader | tee -a "$OUT/gpu.txt"
 nproc | tee -a "$OUT/gpu.txt"
-bench() { timeout "$1" python -m kronbench.bench "${@:2}" >> "$OUT/bench.log" 2>&1; echo "bench step rc=$?"; }
+bench() { timeout "$1" python -m kronbench.bench output_dir=results/bench "${@:2}" >> "$OUT/bench.log" 2>&1; echo "bench step rc=$?"; }
 case "${1:-bert}" in
   bert)
     timeout 60 python -m kronbench.bench_kernel --probe > "$OUT/probe.log" 2>&1; echo "probe rc=$?"
@@ -63,5 +63,5 @@ case "${1:-bert}" in
     ;;
 esac
 grep "\[bench\]" "$OUT/bench.log" | cut -c1-160
-python -m kronbench.bench --render > "$OUT/bench_tables.md" 2>&1
+python -m kronbench.bench --render output_dir=results/bench > "$OUT/bench_tables.md" 2>&1
 tar -czf "$OUT/bench_records.tar.gz" results/bench
