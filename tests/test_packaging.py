@@ -68,7 +68,7 @@ def test_license_is_an_spdx_expression_and_wandb_is_an_extra() -> None:
     assert any(Requirement(r).name == "wandb" for r in project["optional-dependencies"]["wandb"])
 
 
-def test_the_package_imports_and_builds_runs_without_wandb() -> None:
+def test_the_package_imports_and_composes_without_wandb() -> None:
     code = (
         "import sys; sys.modules['wandb'] = None\n"  # `import wandb` now raises ImportError
         "import kronbench.__main__, kronbench.run, kronbench.train, kronbench.sweep, kronbench.tables\n"
@@ -208,7 +208,6 @@ def test_wheel_installs_into_a_fresh_venv_and_runs_a_job_outside_the_checkout(tm
         assert helped.returncode == 0 and "usage:" in helped.stdout, tool + helped.stderr
 
 
-@pytest.mark.slow
 def test_editable_install_reads_the_checkout_conf(tmp_path: Path) -> None:
     src = copy_sources(tmp_path / "src")
     bin_dir = venv_with_project_deps(tmp_path / "venv")
