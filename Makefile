@@ -20,7 +20,7 @@ $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
 	$(BIN)/pip install -q "$(TORCH_SPEC)"
-	$(BIN)/pip install -q -e ".[dev,launchers]"
+	$(BIN)/pip install -q -e ".[dev,launchers,wandb]"
 	touch $@
 
 demo: install  ## MiniLM + KronA on RTE: 512 training examples, one epoch, CPU-sized; record under outputs/demo-results
@@ -41,13 +41,13 @@ format: install
 	$(BIN)/ruff format kronbench tests scripts
 
 tables: install  ## render results/tables/* and results/README.md from the committed records
-	$(BIN)/python -m kronbench.tables
+	$(BIN)/python -m kronbench.tables --results results
 
 bench: install  ## speed/memory benchmarks (run on a GPU); records under results/bench/
-	$(BIN)/python -m kronbench.bench
+	$(BIN)/python -m kronbench.bench output_dir=results/bench
 
 bench-trainer: install  ## the real trainer's speed, eager vs compiled (run on a GPU); records under results/bench/trainer/
-	$(BIN)/python -m kronbench.bench_trainer
+	$(BIN)/python -m kronbench.bench_trainer output_dir=results/bench
 
 clean:
 	rm -rf $(VENV) outputs multirun .pytest_cache

@@ -1,23 +1,24 @@
-"""`python -m kronbench [overrides]`: compose `conf/` with Hydra and execute one run (or a multirun sweep)."""
+"""`kronbench [overrides]` (or `python -m kronbench`): compose the configs with Hydra and execute one run (or a
+multirun sweep)."""
 
 from __future__ import annotations
 
 import sys
-from pathlib import Path
 
 import hydra
 from omegaconf import DictConfig
 
 from kronbench import methods as _methods  # noqa: F401  (registers method schemas before composing)
+from kronbench.choices import register_help_resolvers
 from kronbench.config import register_schemas
+from kronbench.paths import CONF_DIR
 from kronbench.precheck import check_command_line
 
-CONF_DIR = str(Path(__file__).resolve().parent.parent / "conf")
-
 register_schemas()
+register_help_resolvers()
 
 
-@hydra.main(version_base="1.3", config_path=CONF_DIR, config_name="config")
+@hydra.main(version_base="1.3", config_path=str(CONF_DIR), config_name="config")
 def main(cfg: DictConfig) -> float | None:
     from kronbench.run import run
 
@@ -26,9 +27,14 @@ def main(cfg: DictConfig) -> float | None:
     return metrics.get("score")  # Hydra sweepers (e.g. Optuna) can optimise the reported score
 
 
-if __name__ == "__main__":
+def cli() -> None:
+    """The `kronbench` console command: unknown group choices fail early with the valid ones, then Hydra runs."""
     try:
         check_command_line(sys.argv[1:])
     except ValueError as err:
         sys.exit(f"error: {err}")
     main()
+
+
+if __name__ == "__main__":
+    cli()

@@ -35,11 +35,10 @@ from torch.utils.flop_counter import FlopCounterMode
 
 from kronbench import methods as _methods  # noqa: F401  (registers every method)
 from kronbench.config import ModelConfig, SiteConfig
+from kronbench.paths import CONF_DIR, project_dir
 from kronbench.registry import METHOD_SCHEMAS, METHODS, get_method
 from kronbench.results import environment, write_json_atomic
 
-REPO = Path(__file__).resolve().parent.parent
-CONF_DIR = REPO / "conf"
 DEFAULT_CONFIG = CONF_DIR / "bench" / "default.yaml"
 BENCH_SCHEMA = 2
 PRECISIONS = {"fp32": None, "bf16": torch.bfloat16}
@@ -673,9 +672,9 @@ def run_plan(plan: dict[str, Any]) -> list[dict[str, Any]]:
     if device.type == "cuda":
         torch.backends.cuda.matmul.allow_tf32 = bool(plan.get("tf32", True))
         torch.backends.cudnn.allow_tf32 = bool(plan.get("tf32", True))
-    out_dir = Path(plan.get("output_dir", "results/bench"))
+    out_dir = Path(plan.get("output_dir", "outputs/bench"))
     if not out_dir.is_absolute():
-        out_dir = REPO / out_dir
+        out_dir = project_dir() / out_dir
     env = environment() | {"tf32": bool(plan.get("tf32", True))}
     gc.freeze()  # the bench's frequent collections then skip every object alive now (imported modules)
     try:
@@ -836,8 +835,8 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     plan = load_plan(Path(args.config), args.overrides)
     if args.render:
-        out_dir = Path(plan.get("output_dir", "results/bench"))
-        print(render_tables(load_records(out_dir if out_dir.is_absolute() else REPO / out_dir)))
+        out_dir = Path(plan.get("output_dir", "outputs/bench"))
+        print(render_tables(load_records(project_dir() / out_dir)))
         return
     t0 = time.perf_counter()
     records = run_plan(plan)

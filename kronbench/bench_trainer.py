@@ -23,10 +23,9 @@ from hydra import compose, initialize_config_dir
 
 from kronbench.bench import load_plan
 from kronbench.config import register_schemas
+from kronbench.paths import CONF_DIR, project_dir
 from kronbench.results import environment, write_json_atomic
 
-REPO = Path(__file__).resolve().parent.parent
-CONF_DIR = REPO / "conf"
 DEFAULT_CONFIG = CONF_DIR / "bench" / "trainer.yaml"
 MODES = {"eager": ["train.compile=false"], "compiled": ["train.compile=true"]}
 
@@ -110,7 +109,7 @@ def main(argv: list[str] | None = None) -> list[Path]:
     register_schemas()
     from kronbench import methods as _methods  # noqa: F401  (registers method schemas)
 
-    out_dir = Path(plan.get("output_dir", "results/bench")) / "trainer"
+    out_dir = project_dir() / plan.get("output_dir", "outputs/bench") / "trainer"
     env = environment()
     written = []
     with tempfile.TemporaryDirectory(prefix="kronbench-bench-trainer-") as scratch:
@@ -127,5 +126,10 @@ def main(argv: list[str] | None = None) -> list[Path]:
     return written
 
 
-if __name__ == "__main__":
+def cli() -> None:
+    """The `kronbench-bench-trainer` console command (a console script exits with what it returns: nothing)."""
     main()
+
+
+if __name__ == "__main__":
+    cli()

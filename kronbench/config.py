@@ -138,7 +138,7 @@ class TaskConfig:
     )
     holdout_size: int = 1000  # rows taken from train for `train_holdout`
     max_length: int = 128
-    # --- issue 4: SuperGLUE, SQuAD, NLG, text-to-text (all defaulted: older YAMLs keep working) ---
+    # --- SuperGLUE, SQuAD, NLG, text-to-text (all defaulted: older YAMLs keep working) ---
     format: str = choice(
         "auto", TASK_FORMATS, "text_to_text or the task head; auto: text_to_text for T5 on NLU/QA"
     )
@@ -283,7 +283,7 @@ class RunConfig:
     train: TrainConfig = MISSING
     seed: int = 0
     data_dir: str | None = None  # local data root (<data_dir>/<task.name>/<split>.jsonl); None: the hub
-    output_dir: str = "results"  # result records root
+    output_dir: str = "outputs/results"  # result records root (the committed records: output_dir=results)
     force: bool = False  # rerun even if a successful record exists
     dry_run: bool = False  # print what would run and whether its record exists, then stop
 

@@ -15,7 +15,8 @@ from hydra._internal.utils import get_args_parser
 from hydra.errors import HydraException
 from omegaconf.errors import OmegaConfBaseException
 
-from kronbench.choices import CONF_DIR, check_group_choices
+from kronbench.choices import check_group_choices
+from kronbench.paths import CONF_DIR
 from kronbench.config import register_schemas, validate_config
 
 SHOWN_ERRORS = 5  # a sweep with many bad jobs lists the first few

@@ -18,9 +18,7 @@ from omegaconf import OmegaConf, open_dict
 
 from kronbench import methods as _methods  # noqa: F401  (registers method schemas)
 from kronbench.config import ConfigError, register_schemas
-
-CONF_DIR = Path(__file__).resolve().parent.parent / "conf"
-
+from kronbench.paths import CONF_DIR
 
 STATES = ("done", "pending", "failed", "unreadable", "invalid", "unavailable")
 
@@ -104,5 +102,10 @@ def main(argv: list[str] | None = None) -> dict[str, int]:
     return counts
 
 
+def cli() -> None:
+    """The `kronbench-sweep` console command: exits 2 when a job is invalid (a non-zero exit stops scripts)."""
+    raise SystemExit(2 if main()["invalid"] else 0)
+
+
 if __name__ == "__main__":
-    raise SystemExit(2 if main()["invalid"] else 0)  # invalid jobs: a non-zero exit stops scripts
+    cli()

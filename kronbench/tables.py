@@ -25,8 +25,8 @@ from typing import Any
 import yaml
 
 from kronbench.metrics import METRICS
+from kronbench.paths import CONF_DIR, project_dir
 
-REPO = Path(__file__).resolve().parent.parent
 P_VALUE = 0.05
 
 
@@ -630,8 +630,8 @@ def index_page(
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m kronbench.tables", description=__doc__.splitlines()[0])
-    parser.add_argument("--results", type=Path, default=REPO / "results")
-    parser.add_argument("--specs", type=Path, default=REPO / "conf" / "tables")
+    parser.add_argument("--results", type=Path, default=project_dir() / "results")
+    parser.add_argument("--specs", type=Path, default=CONF_DIR / "tables")
     parser.add_argument("--out", type=Path, default=None, help="default: <results>/tables")
     parser.add_argument("--no-plots", action="store_true")
     args = parser.parse_args(argv)

@@ -11,9 +11,9 @@ from omegaconf import DictConfig
 
 from kronbench import methods as _methods  # noqa: F401  (registers method schemas)
 from kronbench.config import register_schemas
+from kronbench.paths import CONF_DIR
 
 REPO = Path(__file__).resolve().parent.parent
-CONF_DIR = REPO / "conf"
 SHARED = Path(os.environ.get("KRONBENCH_SHARED", REPO.parent / "shared")).resolve()
 DATA_DIR = SHARED / "data"
 TOKENIZERS = SHARED / "models" / "tokenizers"

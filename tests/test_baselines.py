@@ -1,4 +1,4 @@
-"""Issue 5: the papers' baselines — parameter counts on the real BERT-base config, method × family matrix, merging."""
+"""The papers' baselines — parameter counts on the real BERT-base config, method × family matrix, merging."""
 
 from __future__ import annotations
 

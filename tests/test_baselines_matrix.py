@@ -1,4 +1,4 @@
-"""Issue 5: every baseline × every tiny model family — attaches, trains a few steps, reduces the loss, merges."""
+"""Every baseline × every tiny model family — attaches, trains a few steps, reduces the loss, merges."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Issue 3: KronA^B(_res), AdaKron, Partial/Full MAdaKron, CDKA — counts, identities, ablation switches, families."""
+"""The Kronecker family: KronA^B(_res), AdaKron, Partial/Full MAdaKron, CDKA — counts, identities, ablation switches, families."""
 
 from __future__ import annotations
 

@@ -12,8 +12,9 @@ import pytest
 
 from kronbench import sweep
 from kronbench.choices import available_options
+from kronbench.paths import CONF_DIR
 
-CONF = Path(__file__).resolve().parent.parent / "conf"
+CONF = CONF_DIR
 PRESETS = sorted(p.stem for p in (CONF / "experiment").glob("*.yaml"))
 MISSING = re.compile(r"Could not (?:find|load) '(?:method/schema|method|model|task)/([^']+)'")
 

@@ -1,4 +1,4 @@
-"""Issue 4 task plumbing: hand-computed label mapping and metric values, linearisation, split protocols.
+"""Task plumbing: hand-computed label mapping and metric values, linearisation, split protocols.
 
 Also holds `quick_run`, the few-step end-to-end run the other `test_tasks_*` files use.
 """

@@ -1,6 +1,6 @@
 """Fine-tuning methods. Importing this package registers every method (and its Hydra schema)."""
 
-from kronbench.methods import (  # noqa: F401  (issue 3: the Kronecker family; issue 5: the papers' baselines)
+from kronbench.methods import (  # noqa: F401  (the Kronecker family and the papers' baselines)
     adakron,
     adamix,
     adapters,

@@ -76,7 +76,7 @@ class Lora(PeftMethod):
         )
 
 
-# --- issue 5: the other PEFT-backed baselines -------------------------------------------------------------------
+# --- the other PEFT-backed baselines ---------------------------------------------------------------------------
 
 
 @dataclass

@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
-# Issue 7 on one H100, in two calls of < 10 minutes (records under results/bench/, tarred to $OUT):
-#   bash scripts/gpu/issue7_final.sh bert          # factor-shape probe + BERT-base bf16 eager, every method and protocol
-#   bash scripts/gpu/issue7_final.sh graph_t5      # profiler summaries (bench_kernel), T5-base bf16 eager
-#   bash scripts/gpu/issue7_final.sh infer_compile_fp32  # BERT-base fp32 subset, torch.compile training subset
-#   bash scripts/gpu/issue7_final.sh infer         # BERT-base bf16 inference (both protocols), torch.compile batch-1 subset
-#   bash scripts/gpu/issue7_final.sh rerun         # AdaKron vs Pfeiffer again (*-rerun rows), T5-base training with GPU time
-#   bash scripts/gpu/issue7_final.sh adakron_joint # AdaKron with one down GEMM vs Pfeiffer (*-joint rows)
+# `make bench` on one H100 (BERT-base and T5-base shapes), step by step in calls of < 10 minutes (records under
+# results/bench/, tarred to $OUT):
+#   bash scripts/gpu/bench_bert_t5.sh bert          # factor-shape probe + BERT-base bf16 eager, every method and protocol
+#   bash scripts/gpu/bench_bert_t5.sh graph_t5      # profiler summaries (bench_kernel), T5-base bf16 eager
+#   bash scripts/gpu/bench_bert_t5.sh infer_compile_fp32  # BERT-base fp32 subset, torch.compile training subset
+#   bash scripts/gpu/bench_bert_t5.sh infer         # BERT-base bf16 inference (both protocols), torch.compile batch-1 subset
+#   bash scripts/gpu/bench_bert_t5.sh rerun         # AdaKron vs Pfeiffer again (*-rerun rows), T5-base training with GPU time
+#   bash scripts/gpu/bench_bert_t5.sh adakron_joint # AdaKron with one down GEMM vs Pfeiffer (*-joint rows)
 # Needs the Hydra/OmegaConf wheels in .whl/ (carry `.whl`). Each step is time-boxed; every finished setting has
 # already written its records. The plan is conf/bench/default.yaml; the overrides below only select parts of it.
 set -u
@@ -14,7 +15,7 @@ export PYTHONPATH=/tmp/site:$PWD PYTHONUNBUFFERED=1 TOKENIZERS_PARALLELISM=false
 OUT=${OUT:-/tmp/out}; mkdir -p "$OUT"
 nvidia-smi --query-gpu=name,clocks.sm,clocks.max.sm,memory.used --format=csv,noheader | tee -a "$OUT/gpu.txt"
 nproc | tee -a "$OUT/gpu.txt"
-bench() { timeout "$1" python -m kronbench.bench "${@:2}" >> "$OUT/bench.log" 2>&1; echo "bench step rc=$?"; }
+bench() { timeout "$1" python -m kronbench.bench output_dir=results/bench "${@:2}" >> "$OUT/bench.log" 2>&1; echo "bench step rc=$?"; }
 case "${1:-bert}" in
   bert)
     timeout 60 python -m kronbench.bench_kernel --probe > "$OUT/probe.log" 2>&1; echo "probe rc=$?"
@@ -62,5 +63,5 @@ case "${1:-bert}" in
     ;;
 esac
 grep "\[bench\]" "$OUT/bench.log" | cut -c1-160
-python -m kronbench.bench --render > "$OUT/bench_tables.md" 2>&1
+python -m kronbench.bench --render output_dir=results/bench > "$OUT/bench_tables.md" 2>&1
 tar -czf "$OUT/bench_records.tar.gz" results/bench
