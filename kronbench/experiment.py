@@ -37,6 +37,7 @@ NON_RESULT_KEYS = frozenset(
         "train.wandb_mode",
         "train.num_workers",
         "train.save_checkpoint",
+        "train.save_state",
         "train.eval_batch_size",
         # speed settings: the same computation up to floating-point rounding (tested against eager)
         "train.compile",
