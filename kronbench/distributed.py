@@ -9,6 +9,7 @@ k the k-th slice of every global batch).
 
 from __future__ import annotations
 
+import os
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -48,8 +49,15 @@ def make_accelerator(cfg: TrainConfig) -> Accelerator:
     accelerate's default steps a prepared scheduler `num_processes` times per optimizer step (it assumes a
     schedule counted in one-process batches); ours is counted in optimizer steps, so it steps once.
     """
-    return Accelerator(
+    accelerator = Accelerator(
         mixed_precision=cfg.mixed_precision,
         gradient_accumulation_steps=cfg.grad_accum,
         step_scheduler_with_optimizer=False,
     )
+    launched = int(os.environ.get("WORLD_SIZE", "1"))
+    if launched != accelerator.num_processes:  # each process would train alone and race for the record
+        raise RuntimeError(
+            f"launched as WORLD_SIZE={launched} processes but accelerate runs {accelerator.num_processes}: "
+            "without a GPU per process, set ACCELERATE_USE_CPU=1 (CPU processes over gloo)"
+        )
+    return accelerator
