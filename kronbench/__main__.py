@@ -11,10 +11,12 @@ from omegaconf import DictConfig
 from kronbench import methods as _methods  # noqa: F401  (registers method schemas before composing)
 from kronbench.choices import check_group_choices
 from kronbench.config import register_schemas
+from kronbench.launch import register_resolvers
 
 CONF_DIR = str(Path(__file__).resolve().parent.parent / "conf")
 
 register_schemas()
+register_resolvers()  # before Hydra composes: the node launcher's n_jobs uses one
 
 
 @hydra.main(version_base="1.3", config_path=CONF_DIR, config_name="config")
