@@ -241,7 +241,10 @@ class Trainer:
         train_seconds = eval_seconds = state_seconds = 0.0
         step, epoch, running, seen_samples = 0, 0, [], 0
         generators = shuffle_generators(train_loader)
-        state = RunState(self.state_dir, acc) if self.state_dir is not None and cfg.save_state else None
+        state = None
+        if self.state_dir is not None and cfg.save_state:
+            state = RunState(self.state_dir, acc)
+            acc.register_for_checkpointing(self.method)  # its own training state (AdaLoRA's scores), if any
         resumed = state.load(self.model, layout.as_record()) if state is not None else None
         resume_batches: int | None = None  # micro-batches of the current epoch consumed before the restart
         resumed_at: list[int] = []

@@ -3,6 +3,7 @@ uninterrupted run ends: same evaluations, same reported score, same final traina
 
 from __future__ import annotations
 
+import copy
 import json
 import os
 import subprocess
@@ -15,7 +16,7 @@ from omegaconf import OmegaConf
 from safetensors.torch import load_file
 
 from kronbench import run as run_module
-from kronbench.checkpointing import MODEL_WEIGHTS, PROGRESS, state_dir
+from kronbench.checkpointing import MODEL_WEIGHTS, PROGRESS, RunState, state_dir
 from kronbench.experiment import ExperimentCell
 from kronbench.identity import identify
 from kronbench.run import run, to_run_config
@@ -28,9 +29,9 @@ pytestmark = needs_shared
 # the first epoch, so the resumed run skips those batches of the same shuffle and crosses an epoch boundary.
 # Dropout stays on: the restored RNG states must give the same masks.
 RUN = [
+    "method=lora",
     f"data_dir={DATA_DIR}",
     "model=tiny-bert",
-    "method=lora",
     "train=demo",
     "train.max_train_samples=48",
     "train.max_eval_samples=16",
@@ -63,17 +64,49 @@ run(compose_config(*sys.argv[1:]))
 
 def final_weights(output_dir: Path) -> dict[str, torch.Tensor]:
     """Trainable weights after the last optimizer step (the state saved at the final evaluation)."""
-    (record,) = output_dir.glob("glue/rte/tiny-bert/lora/*/seed0.json")
+    (record,) = output_dir.glob("glue/rte/tiny-bert/*/*/seed0.json")
     last = sorted(state_dir(record).glob("step-*"))[-1]
     assert last.name == "step-00000012"
     return load_file(str(last / MODEL_WEIGHTS))
 
 
-def test_killed_run_resumes_and_ends_as_an_uninterrupted_run(tmp_path, monkeypatch):
+def capture_method_states(monkeypatch) -> dict[int, list]:
+    """{step: the method's own state as saved at that step}, for the in-process runs that follow."""
+    captured: dict[int, list] = {}
+    save = RunState.save
+
+    def save_and_capture(self, step, *args, **kwargs):
+        captured[step] = [copy.deepcopy(obj.state_dict()) for obj in self.acc._custom_objects]
+        return save(self, step, *args, **kwargs)
+
+    monkeypatch.setattr(RunState, "save", save_and_capture)
+    return captured
+
+
+def assert_equal_nested(a, b, where: str = "") -> None:
+    assert type(a) is type(b), where
+    if isinstance(a, dict):
+        assert a.keys() == b.keys(), where
+        for key in a:
+            assert_equal_nested(a[key], b[key], f"{where}.{key}")
+    elif isinstance(a, (list, tuple)):
+        assert len(a) == len(b), where
+        for i, (x, y) in enumerate(zip(a, b, strict=True)):
+            assert_equal_nested(x, y, f"{where}[{i}]")
+    elif isinstance(a, torch.Tensor):
+        assert torch.equal(a, b), where
+    else:
+        assert a == b, where
+
+
+# AdaLoRA: its rank allocator's importance scores (outside the weights) must be restored too; budget steps every 2
+@pytest.mark.parametrize("method", [[], ["method=adalora", "method.delta_t=2"]], ids=["lora", "adalora"])
+def test_killed_run_resumes_and_ends_as_an_uninterrupted_run(tmp_path, monkeypatch, method):
     killed_dir, plain_dir = tmp_path / "killed", tmp_path / "plain"
+    config = [*RUN, *method]
     env = {**os.environ, "PYTHONPATH": str(REPO)}
     child = subprocess.run(
-        [sys.executable, "-c", KILLED_AFTER_FIRST_SAVE, *RUN, f"output_dir={killed_dir}"],
+        [sys.executable, "-c", KILLED_AFTER_FIRST_SAVE, *config, f"output_dir={killed_dir}"],
         cwd=REPO,
         env=env,
         capture_output=True,
@@ -87,8 +120,12 @@ def test_killed_run_resumes_and_ends_as_an_uninterrupted_run(tmp_path, monkeypat
     assert json.loads((saved / PROGRESS).read_text())["batches_in_epoch"] == 8
 
     monkeypatch.setattr(run_module, "remove_state", lambda record: None)  # keep the final states to compare
-    resumed = run(compose_config(*RUN, f"output_dir={killed_dir}"))
-    plain = run(compose_config(*RUN, f"output_dir={plain_dir}"))
+    captured = capture_method_states(monkeypatch)
+    resumed = run(compose_config(*config, f"output_dir={killed_dir}"))
+    resumed_states = captured.copy()
+    captured.clear()
+    plain = run(compose_config(*config, f"output_dir={plain_dir}"))
+    plain_states = captured
 
     assert resumed["timing"]["resumed_at_steps"] == [4] and plain["timing"]["resumed_at_steps"] == []
     assert [e["step"] for e in resumed["metrics"]["evals"]] == [4, 8, 12]
@@ -96,10 +133,16 @@ def test_killed_run_resumes_and_ends_as_an_uninterrupted_run(tmp_path, monkeypat
         assert resumed["metrics"][key] == plain["metrics"][key], key
     for key in ("optimizer_steps", "epochs_run"):
         assert resumed["timing"][key] == plain["timing"][key]
-    a, b = final_weights(killed_dir), final_weights(plain_dir)
-    assert a.keys() == b.keys() and a
-    for name in a:
-        assert torch.equal(a[name], b[name]), name
+    weights = final_weights(killed_dir)
+    assert weights
+    assert_equal_nested(weights, final_weights(plain_dir), "weights")
+    assert sorted(resumed_states) == [8, 12] and sorted(plain_states) == [4, 8, 12]
+    for step in (8, 12):
+        assert_equal_nested(resumed_states[step], plain_states[step], f"method state at step {step}")
+    if (
+        method
+    ):  # AdaLoRA at step 8: importance scores of every adapter matrix (reset at the final budget step)
+        assert resumed_states[8][0]["exp_avg_ipt"]
 
 
 def test_finished_run_removes_its_state_and_force_starts_over(tmp_path):
