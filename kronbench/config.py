@@ -174,7 +174,7 @@ class TrainConfig:
     max_eval_samples: int | None = None  # truncate validation/test splits (quick runs)
     merged_eval: bool = True  # final evaluation on the merged model when the method is mergeable
     save_checkpoint: bool = True  # write the best trainable weights to the Hydra run dir
-    save_state: bool = True  # resumable state at each evaluation beside the record (kronbench/checkpointing.py)
+    save_state: bool = True  # resumable state at each evaluation (kronbench/checkpointing.py)
     log_every: int = 50
     num_workers: int = 0
     compile: bool = False  # torch.compile the model (kronbench/compile.py); eager when it cannot compile
