@@ -11,11 +11,13 @@ from omegaconf import DictConfig
 from kronbench import methods as _methods  # noqa: F401  (registers method schemas before composing)
 from kronbench.choices import register_help_resolvers
 from kronbench.config import register_schemas
+from kronbench.launch import register_resolvers
 from kronbench.paths import CONF_DIR
 from kronbench.precheck import check_command_line
 
 register_schemas()
 register_help_resolvers()
+register_resolvers()  # before Hydra composes: the node launcher's n_jobs uses one
 
 
 @hydra.main(version_base="1.3", config_path=str(CONF_DIR), config_name="config")

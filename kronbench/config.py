@@ -194,7 +194,7 @@ class TrainConfig:
     lr: float = 1e-3
     weight_decay: float = 0.0
     adafactor_relative_step: bool = False  # Adafactor's own lr schedule (as the MAdaKron paper, no lr set)
-    batch_size: int = 32
+    batch_size: int = 32  # global: per-device batch × processes × grad_accum (kronbench/distributed.py)
     eval_batch_size: int = 128
     grad_accum: int = 1
     epochs: float = 3.0
@@ -214,6 +214,7 @@ class TrainConfig:
     max_eval_samples: int | None = None  # truncate validation/test splits (quick runs)
     merged_eval: bool = True  # final evaluation on the merged model when the method is mergeable
     save_checkpoint: bool = True  # best weights as an adapter dir (kronbench.export) in the Hydra run dir
+    save_state: bool = True  # resumable state at each evaluation (kronbench/checkpointing.py)
     log_every: int = 50
     num_workers: int = 0
     compile: bool = False  # torch.compile the model (kronbench/compile.py); eager when it cannot compile

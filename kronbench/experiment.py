@@ -38,6 +38,7 @@ NON_RESULT_KEYS = frozenset(
         "train.num_workers",
         "train.pin_memory",
         "train.save_checkpoint",
+        "train.save_state",
         "train.eval_batch_size",
         # speed settings: the same computation up to floating-point rounding (tested against eager)
         "train.compile",

@@ -16,8 +16,8 @@ from hydra.errors import HydraException
 from omegaconf.errors import OmegaConfBaseException
 
 from kronbench.choices import check_group_choices
-from kronbench.paths import CONF_DIR
 from kronbench.config import register_schemas, validate_config
+from kronbench.paths import CONF_DIR
 
 SHOWN_ERRORS = 5  # a sweep with many bad jobs lists the first few
 SLOW_CHECK = 50  # say what is happening when checking takes a while (~0.1 s per configuration)

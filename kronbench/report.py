@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 
@@ -57,3 +58,4 @@ def quiet_third_party() -> None:
     transformers.logging.set_verbosity_error()
     datasets.logging.set_verbosity_warning()
     hub_logging.set_verbosity_error()
+    logging.getLogger("accelerate").setLevel(logging.WARNING)  # a dozen lines per saved state otherwise

@@ -152,5 +152,6 @@ def environment() -> dict[str, Any]:
         "device": "cuda" if gpu else "cpu",
         "gpu": gpu,
         "cuda": torch.version.cuda if gpu else None,
+        "cuda_visible_devices": os.environ.get("CUDA_VISIBLE_DEVICES"),  # a sweep worker's GPU
         "git_sha": git_sha(),
     }

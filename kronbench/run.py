@@ -8,14 +8,15 @@ import traceback
 from pathlib import Path
 from typing import Any
 
-from accelerate import Accelerator
 from accelerate.state import AcceleratorState
 from accelerate.utils import set_seed
 from omegaconf import DictConfig, OmegaConf
 
 from kronbench import methods as _methods  # noqa: F401  (registers methods)
 from kronbench import preflight
+from kronbench.checkpointing import remove_state, state_dir
 from kronbench.config import RunConfig, validate_config
+from kronbench.distributed import make_accelerator
 from kronbench.experiment import current_experiment_cell
 from kronbench.identity import identify
 from kronbench.models import load_model
@@ -87,9 +88,10 @@ def run(cfg: DictConfig, run_dir: Path | None = None) -> dict[str, Any]:
     # multirun executes several runs in one process: forget the previous run's precision settings (the
     # distributed PartialState is kept)
     AcceleratorState._reset_state(reset_partial_state=False)
-    accelerator = Accelerator(
-        mixed_precision=run_cfg.train.mixed_precision, gradient_accumulation_steps=run_cfg.train.grad_accum
-    )
+    accelerator = make_accelerator(run_cfg.train)
+    if run_cfg.force and accelerator.is_main_process:  # force reruns from scratch, never from a saved state
+        remove_state(path)
+    accelerator.wait_for_everyone()
     record: dict[str, Any] = {
         "schema_version": SCHEMA_VERSION,
         "status": "running",
@@ -161,7 +163,15 @@ def run(cfg: DictConfig, run_dir: Path | None = None) -> dict[str, Any]:
             )
 
         trainer = Trainer(
-            model, method, task, run_cfg.train, run_cfg.task.main_metric, accelerator, run_dir, logger
+            model,
+            method,
+            task,
+            run_cfg.train,
+            run_cfg.task.main_metric,
+            accelerator,
+            run_dir,
+            logger,
+            state_dir=state_dir(path),
         )
         result = trainer.fit(train_ds, validation, report_split, run_cfg.seed)
         record["metrics"] = {
@@ -174,6 +184,7 @@ def run(cfg: DictConfig, run_dir: Path | None = None) -> dict[str, Any]:
         }
         record["timing"] = {**result.timing, "wall_seconds": round(time.perf_counter() - t_start, 3)}
         record["memory"] = result.memory
+        record["distributed"] = result.distributed
         record["checkpoint"] = result.checkpoint
         record["status"] = "completed"
     except Exception as err:
@@ -193,6 +204,7 @@ def run(cfg: DictConfig, run_dir: Path | None = None) -> dict[str, Any]:
             logger.finish()
     if accelerator.is_main_process:
         written = write_record(path, record)
+        remove_state(path)  # the record is complete: the run never resumes again
         for line in summary_lines(record, str(written)):
             log.info(line)
     return record

@@ -7,6 +7,7 @@ step with a symmetric-KL consistency loss (MAdaKron, AdaMix), which lives here a
 
 from __future__ import annotations
 
+import logging
 import math
 import time
 from contextlib import nullcontext
@@ -17,6 +18,7 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 from accelerate import Accelerator
+from accelerate.data_loader import get_sampler
 from datasets import Dataset
 from torch import nn
 from torch.utils.data import DataLoader
@@ -25,12 +27,16 @@ from transformers import get_constant_schedule_with_warmup, get_linear_schedule_
 from transformers.optimization import Adafactor
 from transformers.trainer_pt_utils import LengthGroupedSampler
 
+from kronbench.checkpointing import RunState
 from kronbench.compile import BucketPadding, CompileState, compile_model, eager
 from kronbench.config import TrainConfig
+from kronbench.distributed import BatchLayout
 from kronbench.export import save_adapter
 from kronbench.methods.base import Method
 from kronbench.metrics import is_better
 from kronbench.tasks.base import Task
+
+log = logging.getLogger("kronbench")
 
 
 @dataclass
@@ -52,6 +58,7 @@ class TrainResult:
     memory: dict[str, float | None] = field(default_factory=dict)
     steps: int = 0
     checkpoint: str | None = None
+    distributed: dict[str, Any] = field(default_factory=dict)  # processes, per-device and global batch
 
 
 def build_optimizer(params: list[nn.Parameter], cfg: TrainConfig) -> torch.optim.Optimizer:
@@ -66,7 +73,19 @@ def build_optimizer(params: list[nn.Parameter], cfg: TrainConfig) -> torch.optim
     return torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
 
 
+def build_scheduler(
+    optimizer: torch.optim.Optimizer, cfg: TrainConfig, warmup: int, steps: int
+) -> torch.optim.lr_scheduler.LRScheduler | None:
+    """Linear warmup then linear decay to 0 at `steps`, or warmup then constant; None for Adafactor's own."""
+    if cfg.optimizer == "adafactor" and cfg.adafactor_relative_step:
+        return None  # Adafactor sets its own time-dependent learning rate
+    if cfg.scheduler == "linear":
+        return get_linear_schedule_with_warmup(optimizer, warmup, steps)
+    return get_constant_schedule_with_warmup(optimizer, warmup)
+
+
 def total_optimizer_steps(cfg: TrainConfig, batches_per_epoch: int) -> int:
+    """Optimizer steps of a run whose (sharded) loader yields `batches_per_epoch` micro-batches per epoch."""
     if cfg.max_steps > 0:
         return cfg.max_steps
     return max(1, math.ceil(math.ceil(batches_per_epoch / cfg.grad_accum) * cfg.epochs))
@@ -117,6 +136,24 @@ def load_trainable_state(model: nn.Module, state: dict[str, torch.Tensor]) -> No
             params[name].copy_(value.to(params[name].device))
 
 
+def shuffle_generators(loader: DataLoader) -> list[torch.Generator]:
+    """The generators that decide a (prepared) loader's order — its own and its sampler's — each once."""
+    found = [getattr(loader, "generator", None), getattr(get_sampler(loader), "generator", None)]
+    unique: list[torch.Generator] = []
+    for generator in found:
+        if generator is not None and all(generator is not g for g in unique):
+            unique.append(generator)
+    return unique
+
+
+def mean_over_processes(accelerator: Accelerator, values: list[float]) -> float | None:
+    """Mean of each process's mean of `values` (equal batch counts: the global mean); None when empty."""
+    if not values:
+        return None
+    local = torch.tensor(sum(values) / len(values), dtype=torch.float64, device=accelerator.device)
+    return float(accelerator.reduce(local, "mean").item())
+
+
 def peak_memory_gb(device: torch.device) -> float | None:
     if device.type == "cuda":
         return torch.cuda.max_memory_allocated(device) / 2**30
@@ -136,13 +173,16 @@ class Trainer:
         accelerator: Accelerator,
         run_dir: Path | None = None,
         logger: Any = None,
+        state_dir: Path | None = None,
     ) -> None:
+        """`state_dir`: where the run's resumable state lives (kronbench.checkpointing); None: not saved."""
         self.method = method
         self.task = task
         self.cfg = cfg
         self.main_metric = main_metric
         self.accelerator = accelerator
         self.run_dir = run_dir
+        self.state_dir = state_dir
         self.logger = logger
         self.model = model
 
@@ -181,20 +221,16 @@ class Trainer:
         params = [p for p in self.model.parameters() if p.requires_grad]
         if not params:
             raise ValueError(f"method {self.method.config.name!r} left no trainable parameter")
-        train_loader = self.loader(train, cfg.batch_size, shuffle=True, seed=seed)
+        layout = BatchLayout.of(cfg, acc.num_processes)
+        optimizer = build_optimizer(params, cfg)
+        train_loader = self.loader(train, layout.per_device_batch_size, shuffle=True, seed=seed)
+        self.model, optimizer, train_loader = acc.prepare(self.model, optimizer, train_loader)
+        # counted on the sharded loader: each process's micro-batches per epoch are a one-process run's
         steps_per_epoch = max(1, math.ceil(len(train_loader) / cfg.grad_accum))
         steps = total_optimizer_steps(cfg, len(train_loader))
         warmup = cfg.warmup_steps or int(cfg.warmup_ratio * steps)
-        self.method.on_train_begin(self.model, steps)
-        optimizer = build_optimizer(params, cfg)
-        scheduler: torch.optim.lr_scheduler.LRScheduler | None
-        if cfg.optimizer == "adafactor" and cfg.adafactor_relative_step:
-            scheduler = None  # Adafactor sets its own time-dependent learning rate
-        elif cfg.scheduler == "linear":
-            scheduler = get_linear_schedule_with_warmup(optimizer, warmup, steps)
-        else:
-            scheduler = get_constant_schedule_with_warmup(optimizer, warmup)
-        self.model, optimizer, train_loader = acc.prepare(self.model, optimizer, train_loader)
+        self.method.on_train_begin(acc.unwrap_model(self.model), steps)
+        scheduler = build_scheduler(optimizer.optimizer, cfg, warmup, steps)
         if scheduler is not None:
             scheduler = acc.prepare(scheduler)
         compiled = (
@@ -205,12 +241,46 @@ class Trainer:
         if acc.device.type == "cuda":
             torch.cuda.reset_peak_memory_stats(acc.device)
 
-        result = TrainResult(steps=steps)
+        result = TrainResult(
+            steps=steps, distributed={**layout.as_record(), "type": acc.distributed_type.value}
+        )
         best_value: float | None = None
         best_state: dict[str, torch.Tensor] | None = None
-        train_seconds = eval_seconds = 0.0
+        train_seconds = eval_seconds = state_seconds = 0.0
         step, epoch, running, seen_samples = 0, 0, [], 0
-        bar = tqdm(total=steps, disable=not (cfg.progress_bar and acc.is_local_main_process), desc="train")
+        generators = shuffle_generators(train_loader)
+        state = None
+        if self.state_dir is not None and cfg.save_state:
+            state = RunState(self.state_dir, acc)
+            acc.register_for_checkpointing(self.method)  # its own training state (AdaLoRA's scores), if any
+        resumed = state.load(self.model, layout.as_record()) if state is not None else None
+        resume_batches: int | None = None  # micro-batches of the current epoch consumed before the restart
+        resumed_at: list[int] = []
+        if resumed is not None:
+            p = resumed.progress
+            step, epoch, running, seen_samples = p["step"], p["epoch"] - 1, p["running"], p["seen_samples"]
+            train_seconds, eval_seconds, state_seconds = (
+                p["train_seconds"],
+                p["eval_seconds"],
+                p["state_seconds"],
+            )
+            result.evals, result.best, best_value = p["evals"], p["best"], p["best_value"]
+            best_state, resume_batches, resumed_at = (
+                resumed.best,
+                p["batches_in_epoch"],
+                [*p["resumed_at"], step],
+            )
+            for generator, saved in zip(generators, resumed.generators, strict=True):
+                generator.set_state(
+                    saved
+                )  # the epoch's shuffle is drawn again, then its done batches skipped
+            log.info("resuming from %s (optimizer step %d of %d)", resumed.folder, step, steps)
+        bar = tqdm(
+            total=steps,
+            initial=step,
+            disable=not (cfg.progress_bar and acc.is_local_main_process),
+            desc="train",
+        )
         self.model.train()
 
         def run_eval() -> None:
@@ -220,7 +290,8 @@ class Trainer:
             eval_seconds += time.perf_counter() - t0
             value = metrics[self.main_metric]
             entry = {"step": step, "epoch": round(step / steps_per_epoch, 4), "validation": metrics}
-            entry["train_loss"] = float(sum(running) / len(running)) if running else None
+            entry["train_loss"] = mean_over_processes(acc, running)
+            entry["lr"] = optimizer.param_groups[0]["lr"]  # after this step's scheduler update
             result.evals.append(entry)
             if best_value is None or is_better(value, best_value, self.main_metric):
                 best_value, best_state = value, trainable_state(acc.unwrap_model(self.model))
@@ -229,23 +300,52 @@ class Trainer:
             if self.logger is not None:
                 self.logger.log({f"eval/{k}": v for k, v in metrics.items()}, step=step)
 
+        def save_state(batches_in_epoch: int, epoch_start: list[torch.Tensor]) -> None:
+            nonlocal state_seconds
+            if state is None:
+                return
+            t0 = time.perf_counter()
+            progress = {
+                "step": step,
+                "epoch": epoch,
+                "batches_in_epoch": batches_in_epoch,
+                "running": running,
+                "seen_samples": seen_samples,
+                "train_seconds": train_seconds,
+                "eval_seconds": eval_seconds,
+                "state_seconds": state_seconds,
+                "evals": result.evals,
+                "best": result.best,
+                "best_value": best_value,
+                "resumed_at": resumed_at,
+                "layout": layout.as_record(),
+            }
+            state.save(step, progress, best_state, epoch_start)
+            state_seconds += time.perf_counter() - t0
+
         while step < steps:
             epoch += 1
+            epoch_start = [g.get_state() for g in generators]
+            batches, done = train_loader, 0
+            if resume_batches is not None:
+                batches, done = acc.skip_first_batches(train_loader, resume_batches), resume_batches
+                resume_batches = None
             t_epoch = time.perf_counter()
-            for batch in train_loader:
+            for batch in batches:
                 with acc.accumulate(self.model):
                     loss = training_loss(self.model, self.method, batch)
                     acc.backward(loss)
                     if acc.sync_gradients and cfg.max_grad_norm > 0:
                         acc.clip_grad_norm_(params, cfg.max_grad_norm)
                     optimizer.step()
-                    if scheduler is not None:
-                        scheduler.step()
                     if acc.sync_gradients:  # before zero_grad: AdaLoRA's allocation reads the gradients
+                        if scheduler is not None and not acc.optimizer_step_was_skipped:
+                            scheduler.step()  # once per optimizer step, whatever the number of processes
                         self.method.on_optimizer_step(acc.unwrap_model(self.model), step + 1)
                     optimizer.zero_grad(set_to_none=True)
                 running.append(loss.detach().float().item())
                 seen_samples += batch["input_ids"].shape[0] * acc.num_processes
+                done += 1
                 if not acc.sync_gradients:
                     continue
                 step += 1
@@ -262,6 +362,7 @@ class Trainer:
                 if cfg.eval_strategy == "steps" and step % cfg.eval_steps == 0:
                     train_seconds += time.perf_counter() - t_epoch
                     run_eval()
+                    save_state(done, epoch_start)
                     t_epoch = time.perf_counter()
                 if step >= steps:
                     break
@@ -269,6 +370,7 @@ class Trainer:
             already_evaluated = bool(result.evals) and result.evals[-1]["step"] == step
             if (cfg.eval_strategy == "epoch" or step >= steps) and not already_evaluated:
                 run_eval()
+                save_state(done, epoch_start)
             running = []
         bar.close()
 
@@ -290,9 +392,11 @@ class Trainer:
         result.timing = {
             "train_seconds": round(train_seconds, 3),
             "eval_seconds": round(eval_seconds, 3),
+            "state_seconds": round(state_seconds, 3),
             "optimizer_steps": step,
             "epochs_run": epoch,
             "train_samples_per_second": round(seen_samples / max(train_seconds, 1e-9), 2),
+            "resumed_at_steps": resumed_at,
             "compile": compiled.as_record(),
         }
         result.memory = {"peak_gpu_gb": peak_memory_gb(acc.device)}

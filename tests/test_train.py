@@ -43,7 +43,20 @@ def test_optimizer_and_precision_options_run(tmp_path, overrides):
 
 def test_grad_accumulation_counts_optimizer_steps(tmp_path):
     record = run(compose_config(*BASE, f"output_dir={tmp_path}", "train.grad_accum=2", "train.epochs=1"))
-    assert record["timing"]["optimizer_steps"] == 3  # 48 samples / batch 8 = 6 batches / accumulate 2
+    # batch 8 is the global batch: 48 samples = 6 optimizer steps, each of 2 micro-batches of 4
+    assert record["timing"]["optimizer_steps"] == 6
+    assert record["distributed"] == {
+        "num_processes": 1,
+        "per_device_batch_size": 4,
+        "grad_accum": 2,
+        "global_batch_size": 8,
+        "type": "NO",
+    }
+
+
+def test_global_batch_that_does_not_divide_names_the_values(tmp_path):
+    with pytest.raises(ValueError, match=r"train.batch_size=8 .*num_processes=1 × train.grad_accum=3 = 3"):
+        run(compose_config(*BASE, f"output_dir={tmp_path}", "train.grad_accum=3", "train.max_steps=1"))
 
 
 def test_eval_every_n_steps_and_best_checkpoint(tmp_path):
@@ -62,6 +75,7 @@ def test_eval_every_n_steps_and_best_checkpoint(tmp_path):
     assert [e["step"] for e in evals] == [2, 4, 6]
     best = max(evals, key=lambda e: e["validation"]["accuracy"])  # first best wins ties
     assert record["metrics"]["best"]["validation"]["accuracy"] == best["validation"]["accuracy"]
+    assert record["checkpoint"] == str(tmp_path / "best_adapter")
     assert (tmp_path / "best_adapter" / "adapter_model.safetensors").exists()
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import torch
 from peft.tuners.tuners_utils import BaseTunerLayer
@@ -93,6 +93,14 @@ class Method:
 
     def on_optimizer_step(self, model: nn.Module, global_step: int) -> None:
         """Called after each optimizer step, before gradients are cleared (e.g. AdaLoRA's rank allocation)."""
+
+    def state_dict(self) -> dict[str, Any]:
+        """Training state outside the model's parameters that a resumed run needs (e.g. AdaLoRA's importance
+        scores); saved and loaded with the run's resumable state (kronbench/checkpointing.py)."""
+        return {}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Restore what :meth:`state_dict` returned."""
 
     # --- merging --------------------------------------------------------------------------------------------
     @staticmethod

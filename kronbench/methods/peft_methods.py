@@ -8,6 +8,7 @@ transformers model and the trainer, evaluation and merging treat every method al
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 import torch
 from peft import (
@@ -177,6 +178,23 @@ class AdaLora(PeftMethod):
 
     def on_optimizer_step(self, model: nn.Module, global_step: int) -> None:
         self.tuner.update_and_allocate(global_step)
+
+    def state_dict(self) -> dict[str, Any]:
+        """The rank allocator's importance scores (moving averages) and the budget's current rank pattern."""
+        alloc = self.tuner.rankallocator
+        return {
+            "ipt": alloc.ipt,
+            "exp_avg_ipt": alloc.exp_avg_ipt,
+            "exp_avg_unc": alloc.exp_avg_unc,
+            "rank_pattern": self.tuner.peft_config["default"].rank_pattern,
+        }
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        device = next(p for p in self.tuner.model.parameters() if p.requires_grad).device
+        alloc = self.tuner.rankallocator
+        for key in ("ipt", "exp_avg_ipt", "exp_avg_unc"):
+            setattr(alloc, key, {name: t.to(device) for name, t in state[key].items()})
+        self.tuner.peft_config["default"].rank_pattern = state["rank_pattern"]
 
     def extra_loss(self, model: nn.Module) -> torch.Tensor | None:
         weight = self.config.orth_reg_weight
