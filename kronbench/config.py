@@ -16,7 +16,18 @@ from omegaconf import MISSING
 MODEL_FAMILIES = ("bert", "roberta", "deberta", "t5", "gpt2")
 DTYPES = ("float32", "float16", "bfloat16")
 TASK_TYPES = ("classification", "regression", "multiple_choice", "span_extraction", "generation", "record")
-SPLIT_PROTOCOLS = ("dev_as_test", "halve_dev", "train_holdout", "train_85_15", "dev_by_article")
+SPLIT_PROTOCOLS = (
+    "dev_as_test",
+    "halve_dev",
+    "train_holdout",
+    "train_holdout_as_test",
+    "train_85_15",
+    "dev_by_article",
+)
+# Which source a paper preset's optimisation settings follow where a paper's text and its authors' code disagree
+# (conf/experiment/part/protocol/*.yaml): "authors_code" (the released scripts), "paper_text" (the paper's words),
+# "custom" (an ad-hoc run, no preset).
+TRAIN_PROTOCOLS = ("custom", "authors_code", "paper_text")
 # how a model solves a task: "auto" = text_to_text for T5 on NLU/QA tasks, the task head otherwise (see
 # kronbench.tasks.formats.resolve_format); generation tasks are always generative
 TASK_FORMATS = ("auto", "text_to_text", "classification_head")
@@ -154,10 +165,13 @@ class TaskConfig:
 class TrainConfig:
     """Optimisation and evaluation schedule of the one training loop (`kronbench.train`)."""
 
+    protocol: str = "custom"  # one of TRAIN_PROTOCOLS: where the optimisation settings come from (recorded)
     optimizer: str = "adamw"  # "adamw" or "adafactor"
     lr: float = 1e-3
     weight_decay: float = 0.0
-    adafactor_relative_step: bool = False  # Adafactor's own lr schedule (as the MAdaKron paper, no lr set)
+    # Adafactor's own step size (the MAdaKron paper's text: no lr set); the warmup/decay schedule and weight decay
+    # still apply (kronbench/optim.py) and train.lr is not used
+    adafactor_relative_step: bool = False
     batch_size: int = 32
     eval_batch_size: int = 128
     grad_accum: int = 1
@@ -182,7 +196,12 @@ class TrainConfig:
     wandb_mode: str = "offline"  # "offline" works without network; "online" needs a login
 
     def __post_init__(self) -> None:
+        _check_choice(self.protocol, TRAIN_PROTOCOLS, "train.protocol")
         _check_choice(self.optimizer, ("adamw", "adafactor"), "train.optimizer")
+        if self.adafactor_relative_step and self.optimizer != "adafactor":
+            raise ValueError(
+                f"train.adafactor_relative_step=true needs train.optimizer=adafactor, got {self.optimizer!r}"
+            )
         _check_choice(self.scheduler, ("linear", "constant"), "train.scheduler")
         _check_choice(self.mixed_precision, ("no", "fp16", "bf16"), "train.mixed_precision")
         _check_choice(self.eval_strategy, ("epoch", "steps"), "train.eval_strategy")
@@ -224,6 +243,9 @@ class RunConfig:
     output_dir: str = "results"  # result records root
     force: bool = False  # rerun even if a successful record exists
     dry_run: bool = False  # print what would run and whether its record exists, then stop
+    # what a paper preset assumes that no paper states, one entry per setting (merged across the preset's parts,
+    # written to the record's config): {"train.lr": "RoBERTa scripts' value, no BERT script released", ...}
+    assumptions: dict[str, str] = field(default_factory=dict)
 
 
 def register_schemas() -> None:

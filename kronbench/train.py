@@ -20,12 +20,11 @@ from datasets import Dataset
 from torch import nn
 from torch.utils.data import DataLoader
 from tqdm.auto import tqdm
-from transformers import get_constant_schedule_with_warmup, get_linear_schedule_with_warmup
-from transformers.optimization import Adafactor
 
 from kronbench.config import TrainConfig
 from kronbench.methods.base import Method
 from kronbench.metrics import is_better
+from kronbench.optim import build_optimizer
 from kronbench.tasks.base import Task
 
 
@@ -48,18 +47,6 @@ class TrainResult:
     memory: dict[str, float | None] = field(default_factory=dict)
     steps: int = 0
     checkpoint: str | None = None
-
-
-def build_optimizer(params: list[nn.Parameter], cfg: TrainConfig) -> torch.optim.Optimizer:
-    if cfg.optimizer == "adafactor":
-        if (
-            cfg.adafactor_relative_step
-        ):  # Adafactor's own time-dependent lr (no lr, no warmup schedule needed)
-            return Adafactor(params, lr=None, relative_step=True, scale_parameter=True, warmup_init=True)
-        return Adafactor(
-            params, lr=cfg.lr, relative_step=False, scale_parameter=False, weight_decay=cfg.weight_decay
-        )
-    return torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
 
 
 def total_optimizer_steps(cfg: TrainConfig, batches_per_epoch: int) -> int:
@@ -168,16 +155,8 @@ class Trainer:
         train_loader = self.loader(train, cfg.batch_size, shuffle=True, seed=seed)
         steps_per_epoch = max(1, math.ceil(len(train_loader) / cfg.grad_accum))
         steps = total_optimizer_steps(cfg, len(train_loader))
-        warmup = cfg.warmup_steps or int(cfg.warmup_ratio * steps)
         self.method.on_train_begin(self.model, steps)
-        optimizer = build_optimizer(params, cfg)
-        scheduler: torch.optim.lr_scheduler.LRScheduler | None
-        if cfg.optimizer == "adafactor" and cfg.adafactor_relative_step:
-            scheduler = None  # Adafactor sets its own time-dependent learning rate
-        elif cfg.scheduler == "linear":
-            scheduler = get_linear_schedule_with_warmup(optimizer, warmup, steps)
-        else:
-            scheduler = get_constant_schedule_with_warmup(optimizer, warmup)
+        optimizer, scheduler = build_optimizer(self.model, cfg, steps)
         self.model, optimizer, train_loader = acc.prepare(self.model, optimizer, train_loader)
         if scheduler is not None:
             scheduler = acc.prepare(scheduler)
