@@ -32,9 +32,18 @@ A2_V3 = {"cola": (50, 32, 800, 0.5), "sst2": (25, 32, 6000, 0.1), "mnli": (20, 3
 A2_SQUAD = {"squad": 10, "squad_v2": 12}  # scripts: lr 1e-3, batch 16, warmup 1000, weight decay 0.1
 A2_XXL = {"cola": (10, 800, 0.0), "rte": (11, 600, 0.01), "mrpc": (30, 600, 0.01), "stsb": (10, 800, 0.1)}
 A3 = {"boolq": (100, 16), "rte": (40, 64), "wic": (40, 64), "wsc": (80, 64), "cb": (60, 64)}
-A4 = {"e2e_nlg": (20, 2000, 0.01), "web_nlg": (25, 2500, 0.01), "dart": (20, 2000, 0.0)}  # scripts: lr 2e-4, batch 8
-ADAPTER_SIZE = {"a1_bert": 48, "a1_roberta": 16, "a2_deberta_v3": 16, "a2_deberta_v2_xxl": 8, "a3": 48, "a4_gpt2": 8}
-MADAKRON_METRIC = {"cola": "matthews_correlation", "mrpc": "f1", "qqp": "f1", "stsb": "pearson"}  # else accuracy
+# task -> (epochs, warmup steps, weight decay of the scripts); scripts: lr 2e-4, batch 8
+A4 = {"e2e_nlg": (20, 2000, 0.01), "web_nlg": (25, 2500, 0.01), "dart": (20, 2000, 0.0)}
+ADAPTER_SIZE = {
+    "a1_bert": 48,
+    "a1_roberta": 16,
+    "a2_deberta_v3": 16,
+    "a2_deberta_v2_xxl": 8,
+    "a3": 48,
+    "a4_gpt2": 8,
+}
+# selection / table metric, accuracy for the other tasks
+MADAKRON_METRIC = {"cola": "matthews_correlation", "mrpc": "f1", "qqp": "f1", "stsb": "pearson"}
 MADAKRON_ABLATIONS = {"madakron_table6_intermediate_dim", "madakron_table7_products", "madakron_table8_moe",
                       "madakron_table9_experts", "madakron_tableb12_deberta_dims"}  # fmt: skip
 
@@ -60,7 +69,8 @@ KRONA_SIZES: dict[str, dict[str, Any]] = {
     "parallel_adapter": {"r": 2, "scale": 16.0},  # Table 15
 }
 KRONA_METRIC = {"cola": "matthews_correlation", "mrpc": "f1", "stsb": "pearson_spearman_avg"}  # else accuracy
-KRONA_SMALL = {"cola", "rte", "mrpc", "stsb"}  # dev halves; the others: 1k train rows as test (literal reading)
+# dev halves; the other tasks: 1k train rows as test (the literal reading)
+KRONA_SMALL = {"cola", "rte", "mrpc", "stsb"}
 
 # presets of the other work stream: their setups (krona_t17/krona_t18) and the 85/15 split are not updated yet
 PENDING = {
@@ -80,7 +90,13 @@ def expected_madakron(preset: str, setup: str, task: str) -> dict[str, Any]:
     exp: dict[str, Any] = {"train.protocol": "authors_code", "train.optimizer": "adamw"}
     if family == "a1_bert":
         epochs, batch = A1_BERT[task]
-        exp |= {"epochs": epochs, "batch": batch, "warmup_ratio": 0.06, "wd": 0.1, "lr": ROBERTA_SCRIPT_LR[task]}
+        exp |= {
+            "epochs": epochs,
+            "batch": batch,
+            "warmup_ratio": 0.06,
+            "wd": 0.1,
+            "lr": ROBERTA_SCRIPT_LR[task],
+        }
     elif family == "a1_roberta":
         exp |= {"epochs": A1_ROBERTA_SCRIPTS[task], "batch": 64, "warmup_ratio": 0.06, "wd": 0.1}
         exp |= {"lr": ROBERTA_SCRIPT_LR[task]}
@@ -88,10 +104,22 @@ def expected_madakron(preset: str, setup: str, task: str) -> dict[str, Any]:
         exp |= {"epochs": A2_SQUAD[task], "batch": 16, "warmup_steps": 1000, "wd": 0.1, "lr": 1e-3}
     elif family == "a2_deberta_v3":
         epochs, batch, warmup, wd = A2_V3[task]
-        exp |= {"epochs": epochs, "batch": batch, "warmup_steps": warmup, "wd": wd, "lr": ROBERTA_SCRIPT_LR[task]}
+        exp |= {
+            "epochs": epochs,
+            "batch": batch,
+            "warmup_steps": warmup,
+            "wd": wd,
+            "lr": ROBERTA_SCRIPT_LR[task],
+        }
     elif family == "a2_deberta_v2_xxl":
         epochs, warmup, wd = A2_XXL[task]
-        exp |= {"epochs": epochs, "batch": 32, "warmup_steps": warmup, "wd": wd, "lr": ROBERTA_SCRIPT_LR[task]}
+        exp |= {
+            "epochs": epochs,
+            "batch": 32,
+            "warmup_steps": warmup,
+            "wd": wd,
+            "lr": ROBERTA_SCRIPT_LR[task],
+        }
     elif family == "a3":
         epochs, batch = A3[task]
         lr = ROBERTA_SCRIPT_LR["rte"] if task == "rte" else 3e-4
@@ -108,7 +136,12 @@ def expected_madakron(preset: str, setup: str, task: str) -> dict[str, Any]:
 
 
 def expected_krona(preset: str, method: str, task: str) -> dict[str, Any]:
-    exp: dict[str, Any] = {"train.protocol": "paper_text", "train.optimizer": "adamw", "epochs": 20, "batch": 100}
+    exp: dict[str, Any] = {
+        "train.protocol": "paper_text",
+        "train.optimizer": "adamw",
+        "epochs": 20,
+        "batch": 100,
+    }
     exp |= {"warmup_steps": 500, "wd": 0.0, "lr": KRONA_LR[method][task]}
     exp["split"] = "halve_dev" if task in KRONA_SMALL else "train_holdout_as_test"
     exp["metric"] = KRONA_METRIC.get(task, "accuracy")
@@ -150,10 +183,12 @@ def check_sizes(preset: str, cfg: DictConfig, choices: dict[str, str], axes: set
     if size and method.r != int(size.group(1)):
         bad.append(f"{bundle}: method.r={method.r}")
     setup = (choices.get("experiment/part/setup") or "").split("/")[0]
-    main_table = setup in ADAPTER_SIZE and preset not in MADAKRON_ABLATIONS and "madakron_table10" not in preset
-    if main_table and re.match(r"(houlsby|pfeiffer|adakron|madakron_\w+)_r\d+$", bundle):
-        if method.r != ADAPTER_SIZE[setup]:  # App. A: Houlsby and Pfeiffer "use the same dimensions"
-            bad.append(f"{bundle} in {setup}: r={method.r}, Appendix A size {ADAPTER_SIZE[setup]}")
+    main_table = (
+        setup in ADAPTER_SIZE and preset not in MADAKRON_ABLATIONS and "madakron_table10" not in preset
+    )
+    sized = re.match(r"(houlsby|pfeiffer|adakron|madakron_\w+)_r\d+$", bundle)
+    if main_table and sized and method.r != ADAPTER_SIZE[setup]:  # App. A: Houlsby/Pfeiffer "same dimensions"
+        bad.append(f"{bundle} in {setup}: r={method.r}, Appendix A size {ADAPTER_SIZE[setup]}")
     if bundle.startswith("compacter") and method.r != 24:  # App. A.3: "24"
         bad.append(f"{bundle}: r={method.r}")
     return bad
@@ -169,10 +204,9 @@ def mismatches(preset: str, overrides: list[str]) -> list[str]:
     if preset.startswith("krona"):
         cell = choices.get("experiment/part/cell")
         setup = choices.get("experiment/part/setup") or ""
-        if cell:
-            method = cell.split("/")[1]
-        else:  # KronA^B ablations run with Table 17 / 18's lr
-            method = "krona_b_res" if setup.startswith("krona_t18") else "krona_b"
+        # the KronA^B ablations (no cell) run with Table 17 / 18's lr
+        ablation = "krona_b_res" if setup.startswith("krona_t18") else "krona_b"
+        method = cell.split("/")[1] if cell else ablation
         exp = expected_krona(preset, method, task)
     else:
         exp = expected_madakron(preset, choices["experiment/part/setup"], task)

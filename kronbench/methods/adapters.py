@@ -75,7 +75,9 @@ class AdapterConfig(MethodConfig):
         if self.reduction_factor is None:
             return self.r
         if d_in < self.reduction_factor:
-            raise ValueError(f"method.reduction_factor={self.reduction_factor} exceeds the adapter width {d_in}")
+            raise ValueError(
+                f"method.reduction_factor={self.reduction_factor} exceeds the adapter width {d_in}"
+            )
         return d_in // self.reduction_factor
 
     def tag(self) -> str:
