@@ -189,6 +189,8 @@ def check_sizes(preset: str, cfg: DictConfig, choices: dict[str, str], axes: set
     sized = re.match(r"(houlsby|pfeiffer|adakron|madakron_\w+)_r\d+$", bundle)
     if main_table and sized and method.r != ADAPTER_SIZE[setup]:  # App. A: Houlsby/Pfeiffer "same dimensions"
         bad.append(f"{bundle} in {setup}: r={method.r}, Appendix A size {ADAPTER_SIZE[setup]}")
+    if bundle in ("vera", "lora_r8") and method.r != 8:  # App. A.3: "r = 8, as suggested by the original work"
+        bad.append(f"{bundle}: r={method.r}")
     if bundle.startswith("compacter") and method.r != 24:  # App. A.3: "24"
         bad.append(f"{bundle}: r={method.r}")
     return bad
