@@ -4,7 +4,7 @@ Warmup, weight decay and schedule take effect with every optimizer:
 - AdamW or Adafactor with an explicit `train.lr` (the authors' released MAdaKron code: HF Trainer, AdamW, or
   `Adafactor(lr, scale_parameter=False, relative_step=False)` with `--adafactor`), then warmup and linear decay.
 - Adafactor in relative-step mode (`train.adafactor_relative_step`; the MAdaKron paper's text, "does not require
-  setting an initial learning rate"): Adafactor's own step size `min(1e-2, 1/sqrt(t)) · RMS(param)` multiplied by
+  setting an initial learning rate"): Adafactor's own step size `min(1e-2, 1/sqrt(t)) · max(1e-3, RMS(param))` times
   the same warmup/decay schedule (peak factor 1), and Adafactor's decoupled weight decay. `train.lr` is not used.
 Weight decay spares biases and LayerNorm weights, as the HF Trainer both papers' code bases use does.
 """
