@@ -19,7 +19,18 @@ from omegaconf.errors import OmegaConfBaseException
 MODEL_FAMILIES = ("bert", "roberta", "deberta", "t5", "gpt2")
 DTYPES = ("float32", "float16", "bfloat16")
 TASK_TYPES = ("classification", "regression", "multiple_choice", "span_extraction", "generation", "record")
-SPLIT_PROTOCOLS = ("dev_as_test", "halve_dev", "train_holdout", "train_85_15", "dev_by_article")
+SPLIT_PROTOCOLS = (
+    "dev_as_test",
+    "halve_dev",
+    "train_holdout",
+    "train_holdout_as_test",
+    "train_85_15",
+    "dev_by_article",
+)
+# Which source a paper preset's optimisation settings follow where a paper's text and its authors' code disagree
+# (conf/experiment/part/protocol/*.yaml): "authors_code" (the released scripts), "paper_text" (the paper's words),
+# "custom" (an ad-hoc run, no preset).
+TRAIN_PROTOCOLS = ("custom", "authors_code", "paper_text")
 # how a model solves a task: "auto" = text_to_text for T5 on NLU/QA tasks, the task head otherwise (see
 # kronbench.tasks.formats.resolve_format); generation tasks are always generative
 TASK_FORMATS = ("auto", "text_to_text", "classification_head")
@@ -190,10 +201,13 @@ class TaskConfig:
 class TrainConfig:
     """Optimisation and evaluation schedule of the one training loop (`kronbench.train`)."""
 
+    protocol: str = choice("custom", TRAIN_PROTOCOLS, "where the optimisation settings come from (recorded)")
     optimizer: str = choice("adamw", ("adamw", "adafactor"), "the optimizer")
     lr: float = 1e-3
     weight_decay: float = 0.0
-    adafactor_relative_step: bool = False  # Adafactor's own lr schedule (as the MAdaKron paper, no lr set)
+    # Adafactor's own step size (the MAdaKron paper's text: no lr set); the warmup/decay schedule and weight decay
+    # still apply (kronbench/optim.py) and train.lr is not used
+    adafactor_relative_step: bool = False
     batch_size: int = 32  # global: per-device batch × processes × grad_accum (kronbench/distributed.py)
     eval_batch_size: int = 128
     grad_accum: int = 1
@@ -239,6 +253,10 @@ class TrainConfig:
     def __post_init__(self) -> None:
         check_choices(self, "train")
         _check_min(self.pad_to_multiple_of, 1, "train.pad_to_multiple_of", " (or null: no bucketing)")
+        if self.adafactor_relative_step and self.optimizer != "adafactor":
+            raise ValueError(
+                f"train.adafactor_relative_step=true needs train.optimizer=adafactor, got {self.optimizer!r}"
+            )
         if self.max_steps <= 0 and self.epochs <= 0:
             raise ValueError(
                 f"train.epochs={self.epochs} and train.max_steps={self.max_steps} train nothing; "
@@ -287,6 +305,9 @@ class RunConfig:
     output_dir: str = "outputs/results"  # result records root (the committed records: output_dir=results)
     force: bool = False  # rerun even if a successful record exists
     dry_run: bool = False  # print what would run and whether its record exists, then stop
+    # what a paper preset assumes that no paper states, one entry per setting (merged across the preset's parts,
+    # written to the record's config): {"train.lr": "RoBERTa scripts' value, no BERT script released", ...}
+    assumptions: dict[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         _check_min(self.seed, 0, "seed")

@@ -23,8 +23,6 @@ from datasets import Dataset
 from torch import nn
 from torch.utils.data import DataLoader
 from tqdm.auto import tqdm
-from transformers import get_constant_schedule_with_warmup, get_linear_schedule_with_warmup
-from transformers.optimization import Adafactor
 from transformers.trainer_pt_utils import LengthGroupedSampler
 
 from kronbench.checkpointing import RunState
@@ -34,6 +32,7 @@ from kronbench.distributed import BatchLayout
 from kronbench.export import save_adapter
 from kronbench.methods.base import Method
 from kronbench.metrics import is_better
+from kronbench.optim import build_optimizer
 from kronbench.tasks.base import Task
 
 log = logging.getLogger("kronbench")
@@ -59,29 +58,6 @@ class TrainResult:
     steps: int = 0
     checkpoint: str | None = None
     distributed: dict[str, Any] = field(default_factory=dict)  # processes, per-device and global batch
-
-
-def build_optimizer(params: list[nn.Parameter], cfg: TrainConfig) -> torch.optim.Optimizer:
-    if cfg.optimizer == "adafactor":
-        if (
-            cfg.adafactor_relative_step
-        ):  # Adafactor's own time-dependent lr (no lr, no warmup schedule needed)
-            return Adafactor(params, lr=None, relative_step=True, scale_parameter=True, warmup_init=True)
-        return Adafactor(
-            params, lr=cfg.lr, relative_step=False, scale_parameter=False, weight_decay=cfg.weight_decay
-        )
-    return torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
-
-
-def build_scheduler(
-    optimizer: torch.optim.Optimizer, cfg: TrainConfig, warmup: int, steps: int
-) -> torch.optim.lr_scheduler.LRScheduler | None:
-    """Linear warmup then linear decay to 0 at `steps`, or warmup then constant; None for Adafactor's own."""
-    if cfg.optimizer == "adafactor" and cfg.adafactor_relative_step:
-        return None  # Adafactor sets its own time-dependent learning rate
-    if cfg.scheduler == "linear":
-        return get_linear_schedule_with_warmup(optimizer, warmup, steps)
-    return get_constant_schedule_with_warmup(optimizer, warmup)
 
 
 def total_optimizer_steps(cfg: TrainConfig, batches_per_epoch: int) -> int:
@@ -222,17 +198,14 @@ class Trainer:
         if not params:
             raise ValueError(f"method {self.method.config.name!r} left no trainable parameter")
         layout = BatchLayout.of(cfg, acc.num_processes)
-        optimizer = build_optimizer(params, cfg)
         train_loader = self.loader(train, layout.per_device_batch_size, shuffle=True, seed=seed)
-        self.model, optimizer, train_loader = acc.prepare(self.model, optimizer, train_loader)
+        train_loader = acc.prepare(train_loader)
         # counted on the sharded loader: each process's micro-batches per epoch are a one-process run's
         steps_per_epoch = max(1, math.ceil(len(train_loader) / cfg.grad_accum))
         steps = total_optimizer_steps(cfg, len(train_loader))
-        warmup = cfg.warmup_steps or int(cfg.warmup_ratio * steps)
-        self.method.on_train_begin(acc.unwrap_model(self.model), steps)
-        scheduler = build_scheduler(optimizer.optimizer, cfg, warmup, steps)
-        if scheduler is not None:
-            scheduler = acc.prepare(scheduler)
+        self.method.on_train_begin(self.model, steps)
+        optimizer, scheduler = build_optimizer(self.model, cfg, steps)  # warmup/decay/weight decay: optim.py
+        self.model, optimizer, scheduler = acc.prepare(self.model, optimizer, scheduler)
         compiled = (
             compile_model(acc.unwrap_model(self.model), cfg.compile_mode, cfg.compile_backend)
             if cfg.compile

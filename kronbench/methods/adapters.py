@@ -39,7 +39,10 @@ class AdapterConfig(MethodConfig):
     """Fields shared by the bottleneck adapters; each method's defaults follow its paper."""
 
     name: str = "pfeiffer"
-    r: int = 48  # bottleneck size
+    r: int = 48  # bottleneck size (used when reduction_factor is None)
+    # bottleneck = the adapter's input width // reduction_factor (Compacter code's "task reduction factor"; KronA
+    # Tables 12-13: 32, i.e. 24 on T5-base); None: `r`
+    reduction_factor: int | None = None
     activation: str = "relu"
     placement: str = "ffn"  # "ffn", "attention" or "both"
     mode: str = (
@@ -55,6 +58,8 @@ class AdapterConfig(MethodConfig):
     def __post_init__(self) -> None:
         if self.r < 1:
             raise ValueError(f"method.r={self.r} must be >= 1")
+        if self.reduction_factor is not None and self.reduction_factor < 1:
+            raise ValueError(f"method.reduction_factor={self.reduction_factor} must be >= 1 or null")
         if self.activation not in ACTIVATIONS:
             raise ValueError(
                 f"method.activation={self.activation!r} is not valid; choose one of {list(ACTIVATIONS)}"
@@ -65,8 +70,19 @@ class AdapterConfig(MethodConfig):
         if self.init not in ADAPTER_INITS:
             raise ValueError(f"method.init={self.init!r} is not valid; choose one of {list(ADAPTER_INITS)}")
 
+    def size(self, d_in: int) -> int:
+        """The bottleneck size for an adapter reading `d_in` features."""
+        if self.reduction_factor is None:
+            return self.r
+        if d_in < self.reduction_factor:
+            raise ValueError(
+                f"method.reduction_factor={self.reduction_factor} exceeds the adapter width {d_in}"
+            )
+        return d_in // self.reduction_factor
+
     def tag(self) -> str:
-        tag = f"r{self.r}_{self.activation}"
+        size = f"r{self.r}" if self.reduction_factor is None else f"rf{self.reduction_factor}"
+        tag = f"{size}_{self.activation}"
         if self.scale != 1.0:
             tag += f"_s{self.scale:g}"
         return tag
@@ -99,7 +115,7 @@ class BottleneckMethod(Method):
         cfg: AdapterConfig = self.config
         return BottleneckAdapter(
             d_in,
-            cfg.r,
+            cfg.size(d_in),
             d_out,
             activation=cfg.activation,
             residual=cfg.mode == "sequential",

@@ -65,13 +65,14 @@ class CompacterConfig(AdapterConfig):
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        if self.n < 1 or self.r % self.n or self.phm_rank < 1:
+        if self.n < 1 or (self.reduction_factor is None and self.r % self.n) or self.phm_rank < 1:
             raise ValueError(
                 f"method.n={self.n} must divide method.r={self.r}; method.phm_rank={self.phm_rank} must be >= 1"
             )
 
     def tag(self) -> str:
-        return f"r{self.r}_n{self.n}_k{self.phm_rank}"
+        size = f"r{self.r}" if self.reduction_factor is None else f"rf{self.reduction_factor}"
+        return f"{size}_n{self.n}_k{self.phm_rank}"
 
 
 @dataclass
@@ -94,11 +95,12 @@ class Compacter(BottleneckMethod):
         cfg: CompacterConfig = self.config
         if self.rules is None or not cfg.share_rules:
             self.rules = self.new_rules()
-        down = PHMLinear(d_in, cfg.r, self.rules, cfg.phm_rank)
-        up = PHMLinear(cfg.r, d_out, self.rules, cfg.phm_rank)
+        r = cfg.size(d_in)
+        down = PHMLinear(d_in, r, self.rules, cfg.phm_rank)
+        up = PHMLinear(r, d_out, self.rules, cfg.phm_rank)
         return BottleneckAdapter(
             d_in,
-            cfg.r,
+            r,
             d_out,
             activation=cfg.activation,
             residual=cfg.mode == "sequential",

@@ -3,8 +3,11 @@
 GLUE and SuperGLUE test labels are hidden, so papers carve their own test sets:
 - `dev_as_test`: select on dev and report dev (MAdaKron paper's main tables).
 - `halve_dev`: dev split in two fixed halves, validation / test (KronA / Compacter protocol for tasks < 10k).
-- `train_holdout`: `holdout_size` train rows become validation, dev becomes test (Compacter protocol for large
-  tasks; the KronA paper describes the 1k train rows as its test set — we follow the Compacter code it used).
+- `train_holdout`: `holdout_size` train rows become validation, dev becomes test (the Compacter code's protocol
+  for large tasks).
+- `train_holdout_as_test`: `holdout_size` train rows become the test set, dev validates (the KronA paper's words
+  read literally: "we took 1K samples out of the train set and used it as our test set", and the checkpoint best
+  "on the dev set" is reported).
 - `train_85_15`: 85% of train trains, 15% validates, dev is the test (MAdaKron paper's ablations).
 - `dev_by_article`: no train split at all (SQuAD here): `dev_train_fraction` (0.9) of the dev *articles*
   (`article_field`, e.g. SQuAD's `title`) train, the other articles validate and are reported; no question of a
@@ -73,12 +76,14 @@ def apply_protocol(cfg: TaskConfig, raw: dict[str, Dataset]) -> Splits:
     if protocol == "halve_dev":
         halves = dev.train_test_split(test_size=0.5, seed=SPLIT_SEED, shuffle=True)
         return Splits(train, halves["train"], halves["test"], protocol)
-    if protocol == "train_holdout":
+    if protocol in ("train_holdout", "train_holdout_as_test"):
         if cfg.holdout_size >= len(train):
             raise ValueError(
                 f"task.holdout_size={cfg.holdout_size} >= train size {len(train)} for {cfg.name!r}"
             )
         parts = train.train_test_split(test_size=cfg.holdout_size, seed=SPLIT_SEED, shuffle=True)
+        if protocol == "train_holdout_as_test":
+            return Splits(parts["train"], dev, parts["test"], protocol)
         return Splits(parts["train"], parts["test"], dev, protocol)
     if protocol == "train_85_15":
         parts = train.train_test_split(test_size=0.15, seed=SPLIT_SEED, shuffle=True)
