@@ -12,7 +12,8 @@ from kronbench.methods.cdka import CDKAConfig, CDKALinear, cdka_configs, cdka_ma
 from kronbench.methods.krona import KronALinear
 from kronbench.methods.mixture import ExpertLinear, expert_layers, inference_parameter_count
 from kronbench.registry import get_method
-from kronbench.train import consistency_loss, training_loss
+from kronbench.consistency import consistency_loss
+from kronbench.train import training_loss
 from tests.conftest import compose_config
 from tests.test_sites_mixture import FAMILIES, batch_for, composed, tiny_model
 
@@ -146,7 +147,7 @@ def test_consistency_zero_with_same_experts_and_positive_otherwise():
         layer.force_expert = 2
     c = model(**batch).logits
     assert consistency_loss(a, c, batch["labels"]).item() > 1e-6
-    assert method.two_pass and method.consistency_weight == 0.5
+    assert method.two_pass and method.consistency_weight is None  # protocol default (kronbench.consistency)
 
 
 def test_routing_uniform_over_many_steps():

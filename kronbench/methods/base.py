@@ -81,7 +81,8 @@ class Method:
         return False
 
     @property
-    def consistency_weight(self) -> float:
+    def consistency_weight(self) -> float | None:
+        """Weight of the two-pass consistency term; None = the protocol default (kronbench.consistency)."""
         return 0.0
 
     def extra_loss(self, model: nn.Module) -> torch.Tensor | None:
