@@ -220,6 +220,9 @@ class MethodConfig:
     target_regex: str | None = None  # fullmatch over module names (overrides target_modules)
     exclude_modules: list[str] = field(default_factory=list)  # exact names or suffixes, applied first
     train_head: bool = True  # train the task head (classifier) alongside the method
+    # also train the backbone's layer norms (weights and any biases), as the Compacter code base's T5 configs do
+    # (`unfreeze_layer_norms: true`); the KronA paper's 0.07% rows on T5-base come out only with them
+    train_layer_norms: bool = False
 
     def tag(self) -> str:
         """Short human-readable description of the method's hyperparameters (used in result paths)."""
