@@ -146,3 +146,71 @@ def test_no_block_adapter_after_t5_cross_attention():
     assert report.targets and not any("EncDecAttention" in t for t in report.targets)
     adapters = [n for n, m in model.named_modules() if type(m).__name__ == "KronABlockAdapter"]
     assert adapters and not any("EncDecAttention" in n for n in adapters)
+
+
+# --- the KronA^B presets take Table 17/18's per-task s and module bias; MAdaKron Table 6 reads pairs as (r2, r1) ----
+
+
+def preset_method(preset: str, *choices: str):
+    cfg = compose_config(f"experiment={preset}", *choices)
+    return OmegaConf.to_object(cfg.method), cfg
+
+
+@pytest.mark.parametrize(
+    "task,bundle,expected",
+    [
+        ("cola", "krona_b_sequential", dict(mode="sequential", placement="both", modules_per_block=1, scale=1.0, bias=2)),
+        ("sst2", "krona_b_parallel", dict(mode="parallel", placement="both", modules_per_block=1, scale=1.0, bias=1)),
+        ("sst2", "krona_b_parallel_scale", dict(placement="both", modules_per_block=1, scale=4.0, bias=1)),
+        ("rte", "krona_b_parallel_scale_silu", dict(activation="silu", scale=16.0, bias=1)),
+        ("mnli", "krona_b_parallel_scale_ffn", dict(placement="ffn", modules_per_block=2, scale=4.0, bias=2)),
+    ],
+)
+def test_krona_table5_cells_take_table17_scale_and_bias(task, bundle, expected):
+    method, cfg = preset_method(
+        "krona_table5_kronab_steps", f"experiment/part/kronab_t17={task}", f"experiment/part/method={bundle}"
+    )
+    assert cfg.task.name == f"glue/{task}" and method.train_layer_norms
+    assert {k: getattr(method, k) for k in expected} == expected
+
+
+def test_krona_table6_is_table5s_step_4_on_qnli():
+    method, cfg = preset_method("krona_table6_nonlinearity", "method.activation=mish")
+    assert cfg.task.name == "glue/qnli" and cfg.train.lr == pytest.approx(1e-3)
+    assert (method.mode, method.placement, method.modules_per_block) == ("parallel", "both", 1)
+    assert (method.scale, method.bias, method.activation, method.train_layer_norms) == (4.0, 1, "mish", True)
+
+
+@pytest.mark.parametrize("task,scale,bias", [("qnli", 4.0, 2), ("sst2", 16.0, 1), ("mrpc", 16.0, 2)])
+def test_krona_table7_cells_take_table18_scale_and_bias(task, scale, bias):
+    method, _ = preset_method("krona_table7_sigres", f"experiment/part/kronab_t18={task}", "method.residual=sigres")
+    assert (method.name, method.residual, method.scale, method.bias) == ("krona_b_res", "sigres", scale, bias)
+    assert (method.placement, method.modules_per_block, method.train_layer_norms) == ("ffn", 2, True)
+
+
+def test_table5_steps_keep_the_parameter_budget_on_t5_base():
+    """One module at each self-attention and FFN block (steps 1-4) = two per FFN (step 5): 48 modules, 0.07%."""
+    both = t5_base_report("method=krona_b", "method.placement=both", "method.modules_per_block=1", LN)
+    ffn = t5_base_report("method=krona_b", "method.placement=ffn", "method.modules_per_block=2", LN)
+    assert both["trainable"] == ffn["trainable"] == TABLE1[2][2]
+
+
+def test_madakron_table6_pairs_are_r2_then_r1():
+    """Columns "4,12" (the best, "blocks of length 12") and "12,4" ("r2 = 12 yields 4-dimensional blocks") at r = 48."""
+    from kronbench import sweep
+
+    jobs = sweep.sweep_overrides(["experiment=madakron_table6_intermediate_dim"])
+    bundles = sorted({o.split("=", 1)[1] for job in jobs for o in job if o.startswith("experiment/part/method=")})
+    pairs = set()
+    for bundle in bundles:
+        method, _ = preset_method("madakron_table6_intermediate_dim", f"experiment/part/method={bundle}")
+        pairs.add((method.r, method.r2))
+    header = ["2,4", "2,8", "2,16", "2,24", "2,32", "2,128", "4,2", "4,4", "4,8", "4,12", "4,16", "4,64", "8,4", "12,4"]
+    dims = [8, 16, 32, 48, 64, 256, 8, 16, 32, 48, 64, 256, 32, 48]
+    expected = set()
+    for pair, r in zip(header, dims, strict=True):
+        r2, r1 = (int(v) for v in pair.split(","))
+        assert r1 * r2 == r
+        expected.add((r, r2))
+    assert pairs == expected and len(pairs) == 14
+    assert {r2 for r, r2 in pairs if r != 32 and r2 not in (2, 4)} == {12}
