@@ -360,14 +360,15 @@ def krona_b_adapter(*overrides: str):
 
 def explicit_krona_b(adapter, cfg, x: torch.Tensor) -> torch.Tensor:
     """Eq. 5/6 term by term: s·Σ_k ((A_k⊗B_k) x + b_k) + s_res·x (+ x if sequential), explicit `torch.kron`; with
-    an intermediate bias, s·Σ_k (B_k (A_k X + M_k) + b_k) with X the input viewed as (a2, b2)."""
+    an intermediate bias, s·Σ_k (B_k (A_k X + m_k 1ᵀ) + b_k) with X the input viewed as (a2, b2), m_k ∈ R^{a1}."""
     k = adapter.kron_a.shape[0]
     y = sum(
         x @ torch.kron(adapter.kron_a[i], adapter.kron_b[i]).T
         + (adapter.out_bias[i] if adapter.out_bias is not None else 0)
         for i in range(k)
     )
-    if adapter.mid_bias is not None:  # B_k (A_k X + M_k), X viewed (b2... ) as (a2, b2)
+    if adapter.mid_bias is not None:  # B_k (A_k X + m_k 1ᵀ), X viewed as (a2, b2), m_k one value per row of A_k X
+        assert adapter.mid_bias.shape == (adapter.kron_a.shape[1], adapter.kron_a.shape[0], 1)
         a1, a2 = adapter.kron_a.shape[1:]
         b1, b2 = adapter.kron_b.shape[1:]
         xs = x.reshape(-1, a2, b2)
