@@ -128,6 +128,18 @@ def test_bitfit_on_t5_adds_zero_biases_where_the_compacter_code_does_and_trains(
     assert model(**batch).loss.item() < first.item()
 
 
+def test_bitfit_adds_biases_to_t5_with_a_classification_head():
+    """The head's own biases do not make the backbone one with biases."""
+    from transformers import T5Config, T5ForSequenceClassification
+
+    cfg = compose_config("model=tiny-t5", "method=bitfit", "task=glue/rte", "task.format=classification_head")
+    model_cfg = OmegaConf.to_object(cfg.model)
+    model = T5ForSequenceClassification(T5Config(**model_cfg.config_overrides, num_labels=2))
+    get_method("bitfit")(OmegaConf.to_object(cfg.method), model_cfg).apply(model)
+    trained = [n for n, p in model.named_parameters() if p.requires_grad]
+    assert any("EncDecAttention.q.bias" in n for n in trained) and any("layer_norm.bias" in n for n in trained)
+
+
 def test_bitfit_leaves_backbones_with_biases_as_they_are():
     model, _ = tiny_model("tiny-bert")
     before = {n for n, _ in model.named_parameters()}

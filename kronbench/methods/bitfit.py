@@ -17,7 +17,7 @@ import torch
 from torch import nn
 
 from kronbench.config import MethodConfig
-from kronbench.inject import LINEAR_TYPES, is_layer_norm, linear_dims, set_submodule
+from kronbench.inject import LINEAR_TYPES, is_layer_norm, linear_dims, name_matches, set_submodule
 from kronbench.methods.base import Method
 from kronbench.registry import register_method
 
@@ -45,7 +45,7 @@ class NormBias(nn.Module):
 
 
 def add_missing_biases(model: nn.Module) -> list[str]:
-    """Zero biases on every linear layer and layer norm that has none; returns the new bias parameters' names."""
+    """Zero biases on every linear layer and layer norm that has none (the head's too); returns their names."""
     added = []
     for name, module in list(model.named_modules()):
         if isinstance(module, LINEAR_TYPES) and module.bias is None:
@@ -58,11 +58,17 @@ def add_missing_biases(model: nn.Module) -> list[str]:
     return added
 
 
+def backbone_has_biases(model: nn.Module, head_modules: list[str]) -> bool:
+    """Whether any bias parameter lies outside the task head (T5 with a classification head: only the head's)."""
+    head = {id(p) for n, m in model.named_modules() if n and name_matches(n, head_modules) for p in m.parameters()}
+    return any(n.endswith("bias") and id(p) not in head for n, p in model.named_parameters())
+
+
 @register_method("bitfit", BitFitConfig)
 class BitFit(Method):
     def attach(self, model: nn.Module) -> list[str]:
         cfg: BitFitConfig = self.config
-        if cfg.add_missing_biases and not any(n.endswith("bias") for n, _ in model.named_parameters()):
+        if cfg.add_missing_biases and not backbone_has_biases(model, self.model_cfg.head_modules):
             add_missing_biases(model)
         names = []
         for name, param in model.named_parameters():
