@@ -50,6 +50,12 @@ TABLE1 = [
     ("KronA^B bias 2", ["method=krona_b", "method.bias=2", LN], 24 * 2 * (2 * 768 + D + 32) + LN_T5_BASE, 0.07),
     ("KronA^B_res bias 2", ["method=krona_b_res", "method.bias=2", LN],
      24 * (2 * (2 * 768 + D + 32) + 1) + LN_T5_BASE, 0.07),
+    # Compacter (reduction 32 -> 24, n = 4, rank-1 PHM) after each self-attention and FFN block: 48 adapters of
+    # down/up 4 x (192 + 6) + biases 24 / 768, one shared 4x4x4 rule (Compacter paper: 0.073)
+    ("Compacter", ["method=compacter", LN], 48 * (2 * 4 * (192 + 6) + 24 + D) + 4**3 + LN_T5_BASE, 0.07),
+    # Adapter: "we changed ... the rank of the modules to match" (App. D.3): bottleneck 1 at the same 48 places
+    # (Table 12's reduction factor 32 would be 0.83%, the Compacter paper's Adapter row)
+    ("Adapter", ["method=houlsby", "method.r=1", LN], 48 * (D + 1 + D + D) + LN_T5_BASE, 0.07),
     # rank 2 beside each FFN: down 768x2 + 2, up 2x768 + 768
     ("PA", ["method=parallel_adapter", "method.r=2", LN], 24 * (2 * D * 2 + 2 + D) + LN_T5_BASE, 0.06),
     # biases of q/k/v/o (x1 encoder, x2 decoder), wi, wo, the 62 layer norms and the LM head; no layer-norm weights
