@@ -112,8 +112,12 @@ def test_method_settings_resolve_per_run():
     nlu = run_consistency(method, generation=False, causal_lm=False)
     assert (nlg.weight, nlg.stop_gradient, nlg.causal_lm) == (50.0, True, True)
     assert (nlu.weight, nlu.stop_gradient) == (0.5, True)
-    paper = make_method("madakron_partial", "tiny-bert", "method.consistency_weight=0.5",
-                        "method.consistency_stop_gradient=false")
+    paper = make_method(
+        "madakron_partial",
+        "tiny-bert",
+        "method.consistency_weight=0.5",
+        "method.consistency_stop_gradient=false",
+    )
     text = run_consistency(paper, generation=True, causal_lm=True)
     assert (text.weight, text.stop_gradient) == (0.5, False)
     za, zb = seeded(3, 4, seed=9), seeded(3, 4, seed=10)

@@ -7,12 +7,12 @@ import torch
 from omegaconf import OmegaConf
 from torch import nn
 
+from kronbench.consistency import consistency_loss
 from kronbench.methods.adakron import PRODUCTS, AdaKronConfig, build_adakron
 from kronbench.methods.cdka import CDKAConfig, CDKALinear, cdka_configs, cdka_max_rank, cdka_params
 from kronbench.methods.krona import KronALinear
 from kronbench.methods.mixture import ExpertLinear, expert_layers, inference_parameter_count
 from kronbench.registry import get_method
-from kronbench.consistency import consistency_loss
 from kronbench.train import training_loss
 from tests.conftest import compose_config
 from tests.test_sites_mixture import FAMILIES, batch_for, composed, tiny_model
@@ -367,7 +367,9 @@ def explicit_krona_b(adapter, cfg, x: torch.Tensor) -> torch.Tensor:
         + (adapter.out_bias[i] if adapter.out_bias is not None else 0)
         for i in range(k)
     )
-    if adapter.mid_bias is not None:  # B_k (A_k X + m_k 1ᵀ), X viewed as (a2, b2), m_k one value per row of A_k X
+    if (
+        adapter.mid_bias is not None
+    ):  # B_k (A_k X + m_k 1ᵀ), X viewed as (a2, b2), m_k one value per row of A_k X
         assert adapter.mid_bias.shape == (adapter.kron_a.shape[1], adapter.kron_a.shape[0], 1)
         a1, a2 = adapter.kron_a.shape[1:]
         b1, b2 = adapter.kron_b.shape[1:]

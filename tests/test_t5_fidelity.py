@@ -20,7 +20,9 @@ from tests.conftest import compose_config
 from tests.test_sites_mixture import batch_for, tiny_model
 
 D, FF, LAYERS, VOCAB = 768, 3072, 12, 32128  # T5-base
-LN_T5_BASE = (2 * LAYERS + 1 + 3 * LAYERS + 1) * D  # 62 layer norms: 2 per encoder block, 3 per decoder block, 2 final
+LN_T5_BASE = (
+    2 * LAYERS + 1 + 3 * LAYERS + 1
+) * D  # 62 layer norms: 2 per encoder block, 3 per decoder block, 2 final
 LN = "method.train_layer_norms=true"
 
 
@@ -45,11 +47,25 @@ TABLE1 = [
     ("LoRA", ["method=lora", "method.r=1", "method.alpha=1", LN], 72 * 2 * D + LN_T5_BASE, 0.07),
     # 24 FFNs x 2 modules x (factors 2 x 768 + one output bias 768) + layer norms
     ("KronA^B", ["method=krona_b", "method.bias=1", LN], 24 * 2 * (2 * 768 + D) + LN_T5_BASE, 0.07),
-    ("KronA^B_res", ["method=krona_b_res", "method.bias=1", LN], 24 * (2 * (2 * 768 + D) + 1) + LN_T5_BASE, 0.07),
+    (
+        "KronA^B_res",
+        ["method=krona_b_res", "method.bias=1", LN],
+        24 * (2 * (2 * 768 + D) + 1) + LN_T5_BASE,
+        0.07,
+    ),
     # "module bias" 2: + the A_k multiplication's bias (a1 = 32 values per module): "0.07*, slightly different"
-    ("KronA^B bias 2", ["method=krona_b", "method.bias=2", LN], 24 * 2 * (2 * 768 + D + 32) + LN_T5_BASE, 0.07),
-    ("KronA^B_res bias 2", ["method=krona_b_res", "method.bias=2", LN],
-     24 * (2 * (2 * 768 + D + 32) + 1) + LN_T5_BASE, 0.07),
+    (
+        "KronA^B bias 2",
+        ["method=krona_b", "method.bias=2", LN],
+        24 * 2 * (2 * 768 + D + 32) + LN_T5_BASE,
+        0.07,
+    ),
+    (
+        "KronA^B_res bias 2",
+        ["method=krona_b_res", "method.bias=2", LN],
+        24 * (2 * (2 * 768 + D + 32) + 1) + LN_T5_BASE,
+        0.07,
+    ),
     # Compacter (reduction 32 -> 24, n = 4, rank-1 PHM) after each self-attention and FFN block: 48 adapters of
     # down/up 4 x (192 + 6) + biases 24 / 768, one shared 4x4x4 rule (Compacter paper: 0.073)
     ("Compacter", ["method=compacter", LN], 48 * (2 * 4 * (192 + 6) + 24 + D) + 4**3 + LN_T5_BASE, 0.07),
@@ -59,7 +75,12 @@ TABLE1 = [
     # rank 2 beside each FFN: down 768x2 + 2, up 2x768 + 768
     ("PA", ["method=parallel_adapter", "method.r=2", LN], 24 * (2 * D * 2 + 2 + D) + LN_T5_BASE, 0.06),
     # biases of q/k/v/o (x1 encoder, x2 decoder), wi, wo, the 62 layer norms and the LM head; no layer-norm weights
-    ("BitFit", ["method=bitfit"], LAYERS * (4 * D + FF + D) + LAYERS * (8 * D + FF + D) + LN_T5_BASE + VOCAB, 0.12),
+    (
+        "BitFit",
+        ["method=bitfit"],
+        LAYERS * (4 * D + FF + D) + LAYERS * (8 * D + FF + D) + LN_T5_BASE + VOCAB,
+        0.12,
+    ),
 ]
 
 
@@ -94,8 +115,12 @@ def test_train_layer_norms_trains_exactly_the_backbone_norms():
     # BERT LayerNorms: embeddings + 2 per layer, weight and bias each
     n_layers, hidden = model.config.num_hidden_layers, model.config.hidden_size
     assert report["layer_norms"] == (1 + 2 * n_layers) * 2 * hidden
-    off = get_method("krona")(OmegaConf.to_object(compose_config(
-        "model=tiny-bert", "method=krona", "method.factor_shape=[4,8]").method), model_cfg)
+    off = get_method("krona")(
+        OmegaConf.to_object(
+            compose_config("model=tiny-bert", "method=krona", "method.factor_shape=[4,8]").method
+        ),
+        model_cfg,
+    )
     model_off, _ = tiny_model("tiny-bert")
     assert off.apply(model_off).as_dict()["layer_norms"] == 0
     assert not any(p.requires_grad for p in layer_norm_parameters(model_off))
@@ -143,7 +168,9 @@ def test_bitfit_adds_biases_to_t5_with_a_classification_head():
     model = T5ForSequenceClassification(T5Config(**model_cfg.config_overrides, num_labels=2))
     get_method("bitfit")(OmegaConf.to_object(cfg.method), model_cfg).apply(model)
     trained = [n for n, p in model.named_parameters() if p.requires_grad]
-    assert any("EncDecAttention.q.bias" in n for n in trained) and any("layer_norm.bias" in n for n in trained)
+    assert any("EncDecAttention.q.bias" in n for n in trained) and any(
+        "layer_norm.bias" in n for n in trained
+    )
 
 
 def test_bitfit_leaves_backbones_with_biases_as_they_are():
@@ -181,8 +208,16 @@ def preset_method(preset: str, *choices: str):
 @pytest.mark.parametrize(
     "task,bundle,expected",
     [
-        ("cola", "krona_b_sequential", dict(mode="sequential", placement="both", modules_per_block=1, scale=1.0, bias=2)),
-        ("sst2", "krona_b_parallel", dict(mode="parallel", placement="both", modules_per_block=1, scale=1.0, bias=1)),
+        (
+            "cola",
+            "krona_b_sequential",
+            dict(mode="sequential", placement="both", modules_per_block=1, scale=1.0, bias=2),
+        ),
+        (
+            "sst2",
+            "krona_b_parallel",
+            dict(mode="parallel", placement="both", modules_per_block=1, scale=1.0, bias=1),
+        ),
         ("sst2", "krona_b_parallel_scale", dict(placement="both", modules_per_block=1, scale=4.0, bias=1)),
         ("rte", "krona_b_parallel_scale_silu", dict(activation="silu", scale=16.0, bias=1)),
         ("mnli", "krona_b_parallel_scale_ffn", dict(placement="ffn", modules_per_block=2, scale=4.0, bias=2)),
@@ -205,7 +240,9 @@ def test_krona_table6_is_table5s_step_4_on_qnli():
 
 @pytest.mark.parametrize("task,scale,bias", [("qnli", 4.0, 2), ("sst2", 16.0, 1), ("mrpc", 16.0, 2)])
 def test_krona_table7_cells_take_table18_scale_and_bias(task, scale, bias):
-    method, _ = preset_method("krona_table7_sigres", f"experiment/part/kronab_t18={task}", "method.residual=sigres")
+    method, _ = preset_method(
+        "krona_table7_sigres", f"experiment/part/kronab_t18={task}", "method.residual=sigres"
+    )
     assert (method.name, method.residual, method.scale, method.bias) == ("krona_b_res", "sigres", scale, bias)
     assert (method.placement, method.modules_per_block, method.train_layer_norms) == ("ffn", 2, True)
 
@@ -222,12 +259,29 @@ def test_madakron_table6_pairs_are_r2_then_r1():
     from kronbench import sweep
 
     jobs = sweep.sweep_overrides(["experiment=madakron_table6_intermediate_dim"])
-    bundles = sorted({o.split("=", 1)[1] for job in jobs for o in job if o.startswith("experiment/part/method=")})
+    bundles = sorted(
+        {o.split("=", 1)[1] for job in jobs for o in job if o.startswith("experiment/part/method=")}
+    )
     pairs = set()
     for bundle in bundles:
         method, _ = preset_method("madakron_table6_intermediate_dim", f"experiment/part/method={bundle}")
         pairs.add((method.r, method.r2))
-    header = ["2,4", "2,8", "2,16", "2,24", "2,32", "2,128", "4,2", "4,4", "4,8", "4,12", "4,16", "4,64", "8,4", "12,4"]
+    header = [
+        "2,4",
+        "2,8",
+        "2,16",
+        "2,24",
+        "2,32",
+        "2,128",
+        "4,2",
+        "4,4",
+        "4,8",
+        "4,12",
+        "4,16",
+        "4,64",
+        "8,4",
+        "12,4",
+    ]
     dims = [8, 16, 32, 48, 64, 256, 8, 16, 32, 48, 64, 256, 32, 48]
     expected = set()
     for pair, r in zip(header, dims, strict=True):

@@ -197,7 +197,8 @@ class MAdaKronConfig(AdaKronConfig):
     # weight of KL(p1‖p2)+KL(p2‖p1); 0 = "w/o consistency" (one pass per batch); None = the protocol default
     # (kronbench.consistency.protocol_weight: ½ for NLU as the text, 50 for NLG as the released code's 100·½)
     consistency_weight: float | None = None
-    consistency_stop_gradient: bool = True  # released code (targets detached); False = the paper's Eq. 3 as written
+    # True: the released code (KL targets detached); False: the paper's Eq. 3 as written
+    consistency_stop_gradient: bool = True
     merge_eval: bool = True  # False = "w/o merging": a random single expert at inference
     routing_probs: list[float] | None = None  # None = uniform; e.g. [0.7, 0.1, 0.1, 0.1] = "biased routing"
     gate: bool = False  # True = learned softmax gate per token (+ load balancing, top-k at inference)
@@ -222,14 +223,19 @@ class MAdaKronConfig(AdaKronConfig):
             raise ValueError(
                 f"method.gate_top_k={self.gate_top_k} must be in [1, n_experts={self.n_experts}]"
             )
-        if (self.consistency_weight is not None and self.consistency_weight < 0) or self.load_balance_weight < 0:
+        negative_weight = self.consistency_weight is not None and self.consistency_weight < 0
+        if negative_weight or self.load_balance_weight < 0:
             raise ValueError(
                 f"method.consistency_weight={self.consistency_weight}, load_balance_weight="
                 f"{self.load_balance_weight}: must be >= 0"
             )
 
     def tag(self) -> str:
-        parts = [super().tag(), f"e{self.n_experts}", consistency_tag(self.consistency_weight, self.consistency_stop_gradient)]
+        parts = [
+            super().tag(),
+            f"e{self.n_experts}",
+            consistency_tag(self.consistency_weight, self.consistency_stop_gradient),
+        ]
         if not self.merge_eval:
             parts.append("nomerge")
         if self.routing_probs is not None:

@@ -69,7 +69,8 @@ class Method:
         """Freeze the backbone, attach, keep the head (and, with `train_layer_norms`, the backbone's layer norms)
         trainable, and report what trains."""
         backbone = sum(p.numel() for p in model.parameters())
-        norms = layer_norm_parameters(model) if self.config.train_layer_norms else []  # before adapters add any
+        # the backbone's norms, collected before the method adds modules of its own
+        norms = layer_norm_parameters(model) if self.config.train_layer_norms else []
         if self.freezes_backbone:
             freeze_all(model)
         targets = self.attach(model)

@@ -50,7 +50,9 @@ def add_missing_biases(model: nn.Module) -> list[str]:
     for name, module in list(model.named_modules()):
         if isinstance(module, LINEAR_TYPES) and module.bias is None:
             weight = module.weight
-            module.bias = nn.Parameter(torch.zeros(linear_dims(module)[0], device=weight.device, dtype=weight.dtype))
+            module.bias = nn.Parameter(
+                torch.zeros(linear_dims(module)[0], device=weight.device, dtype=weight.dtype)
+            )
             added.append(f"{name}.bias")
         elif is_layer_norm(module) and getattr(module, "bias", None) is None:
             set_submodule(model, name, NormBias(module, module.weight.shape[-1]))
@@ -60,7 +62,9 @@ def add_missing_biases(model: nn.Module) -> list[str]:
 
 def backbone_has_biases(model: nn.Module, head_modules: list[str]) -> bool:
     """Whether any bias parameter lies outside the task head (T5 with a classification head: only the head's)."""
-    head = {id(p) for n, m in model.named_modules() if n and name_matches(n, head_modules) for p in m.parameters()}
+    head = {
+        id(p) for n, m in model.named_modules() if n and name_matches(n, head_modules) for p in m.parameters()
+    }
     return any(n.endswith("bias") and id(p) not in head for n, p in model.named_parameters())
 
 
