@@ -12,7 +12,7 @@ export KRONBENCH_SHARED := $(SHARED)
 export TOKENIZERS_PARALLELISM := false
 PYTEST_ARGS ?=
 
-.PHONY: install demo test test-slow lint format tables bench clean
+.PHONY: install demo test test-slow lint format tables bench bench-trainer clean
 
 install: $(VENV)/.installed
 
@@ -45,6 +45,9 @@ tables: install  ## render results/tables/* and results/README.md from the commi
 
 bench: install  ## speed/memory benchmarks (run on a GPU); records under results/bench/
 	$(BIN)/python -m kronbench.bench
+
+bench-trainer: install  ## the real trainer's speed, eager vs compiled (run on a GPU); records under results/bench/trainer/
+	$(BIN)/python -m kronbench.bench_trainer
 
 clean:
 	rm -rf $(VENV) outputs multirun .pytest_cache

@@ -20,6 +20,10 @@ SPLIT_PROTOCOLS = ("dev_as_test", "halve_dev", "train_holdout", "train_85_15", "
 # how a model solves a task: "auto" = text_to_text for T5 on NLU/QA tasks, the task head otherwise (see
 # kronbench.tasks.formats.resolve_format); generation tasks are always generative
 TASK_FORMATS = ("auto", "text_to_text", "classification_head")
+# where a task's hub files live: "parquet" = the repository's own parquet files at `revision`, loaded by config
+# name; "parquet_export" = the hub converter's `refs/convert/parquet` branch (script-era repositories), read as
+# `<parquet_config>/<hub split>/*.parquet` (see kronbench/tasks/hub_source.py)
+HUB_FORMATS = ("parquet", "parquet_export")
 
 
 def _check_choice(value: Any, valid: tuple[str, ...], what: str) -> None:
@@ -47,6 +51,8 @@ class ModelConfig:
 
     name: str = MISSING  # short name used in result paths, e.g. "minilm"
     pretrained: str = MISSING  # hub id used where the hub is reachable
+    revision: str | None = None  # commit of `pretrained` that weights, config and tokenizer are read from
+    unpinned_reason: str | None = None  # why `revision` is null (no commit hash could be verified)
     family: str = MISSING  # one of MODEL_FAMILIES
     path: str | None = None  # local directory with weights; wins over `package` and `pretrained`
     package: str | None = None  # "python_package:subdir" holding the weights (e.g. a PyPI-shipped model)
@@ -91,7 +97,11 @@ class TaskConfig:
     type: str = "classification"  # one of TASK_TYPES
     hub_path: str = MISSING  # e.g. "nyu-mll/glue"
     hub_config: str | None = None  # e.g. "rte"
-    revision: str | None = None  # hub revision (commit or tag) for reproducibility
+    revision: str | None = None  # hub commit hash read (main or the parquet-export branch, per hub_format)
+    unpinned_reason: str | None = None  # why `revision` is null (no commit hash could be verified)
+    hub_format: str = "parquet"  # one of HUB_FORMATS
+    parquet_config: str | None = None  # parquet_export folder; default hub_config, else "default"
+    hub_splits: dict[str, str] = field(default_factory=dict)  # our split name -> the hub's, where they differ
     local_dir: str | None = None  # sub-folder of data_dir holding <split>.jsonl; default: task.name
     text_fields: list[str] = field(default_factory=list)  # one or two text columns
     label_field: str = "label"
@@ -128,6 +138,7 @@ class TaskConfig:
         _check_choice(self.type, TASK_TYPES, "task.type")
         _check_choice(self.split_protocol, SPLIT_PROTOCOLS, "task.split_protocol")
         _check_choice(self.format, TASK_FORMATS, "task.format")
+        _check_choice(self.hub_format, HUB_FORMATS, "task.hub_format")
         if not 0.0 < self.dev_train_fraction < 1.0:
             raise ValueError(f"task.dev_train_fraction={self.dev_train_fraction} must be in (0, 1)")
         if self.label_words and len(self.label_words) != len(self.label_names):

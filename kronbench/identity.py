@@ -17,8 +17,12 @@ from typing import Any
 from kronbench.config import RunConfig, TaskConfig
 from kronbench.experiment import ExperimentCell, is_result_key
 from kronbench.results import record_path
+from kronbench.tasks.hub_source import describe
 
 HASH_CHARS = 8
+# where a task's files live on the hub: they name the data only when the data comes from the hub
+HUB_ONLY_TASK_KEYS = frozenset({"hub_path", "hub_config", "revision", "unpinned_reason", "hub_format",
+                                "parquet_config", "hub_splits"})  # fmt: skip
 
 
 def short_hash(data: Any) -> str:
@@ -31,13 +35,14 @@ def local_data_folder(task: TaskConfig, data_dir: str | Path) -> Path:
 
 
 def data_fingerprint(task: TaskConfig, data_dir: str | Path | None) -> str:
-    """`hub:<repo>/<config>@<revision>` for hub data; for local data a content hash of the task's folder.
+    """For hub data the record's `data.source` (`hub:<repo>/<config>@<revision>`, or why it is unpinned); for
+    local data a content hash of the task's folder.
 
     The content hash (relative names and bytes of every file in the folder) is the same on every machine that
     holds the same files, wherever the folder lives, and changes when any file changes.
     """
     if not data_dir:
-        return f"hub:{task.hub_path}/{task.hub_config}@{task.revision or 'unpinned'}"
+        return describe(task)  # the record's data.source: repository, config, revision (or why unpinned)
     folder = local_data_folder(task, data_dir).resolve()
     files = sorted(p for p in folder.rglob("*") if p.is_file()) if folder.is_dir() else []
     if not files:
@@ -72,6 +77,8 @@ def config_hash(
     keep["method"] = {k: v for k, v in keep.get("method", {}).items() if k != "variant"}
     # logging, progress and output settings do not change what a run computes
     keep["train"] = {k: v for k, v in keep.get("train", {}).items() if is_result_key(f"train.{k}")}
+    if data is not None and not data.startswith("hub:"):  # local files: their content hash names the data
+        keep["task"] = {k: v for k, v in keep.get("task", {}).items() if k not in HUB_ONLY_TASK_KEYS}
     if data is not None:
         keep["data"] = data
     if experiment is not None and experiment.preset is not None:

@@ -7,7 +7,9 @@ Weights are always loaded in the configured dtype (`model.dtype`), whatever dtyp
 from __future__ import annotations
 
 import importlib.util
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import torch
 from transformers import (
@@ -24,6 +26,7 @@ from transformers import (
 )
 
 from kronbench.config import ModelConfig, TaskConfig
+from kronbench.hub import hub_error, revision_label
 from kronbench.tasks.formats import resolve_format
 
 # transformers' model_type for each family (used for randomly initialised models with no config file at hand)
@@ -99,6 +102,23 @@ def weights_source(cfg: ModelConfig) -> str:
     return cfg.pretrained
 
 
+def from_source(load: Callable[..., Any], source: str, cfg: ModelConfig, **kwargs: Any) -> Any:
+    """`load(source, ...)`; from the hub id at `model.revision` (config, tokenizer and weights: one commit), and
+    a hub failure is one error naming the repository, revision, reason and the `model.path=` alternative."""
+    if source != cfg.pretrained:  # a local folder or package: no revision
+        return load(source, **kwargs)
+    try:
+        return load(source, revision=cfg.revision, **kwargs)
+    except (OSError, ValueError) as err:  # offline, unknown repo or revision, missing file
+        raise hub_error(
+            f"model {cfg.name!r}",
+            source,
+            revision_label(cfg.revision, cfg.unpinned_reason),
+            err,
+            "set model.path=<dir> holding config.json, the weights and the tokenizer files of that commit",
+        ) from err
+
+
 def load_config(cfg: ModelConfig, task: TaskConfig) -> PretrainedConfig:
     """The HF config with task-head fields and `config_overrides` applied."""
     kwargs = dict(cfg.config_overrides)
@@ -113,7 +133,7 @@ def load_config(cfg: ModelConfig, task: TaskConfig) -> PretrainedConfig:
         # the family's default config sized by `config_overrides`: no download, works offline
         base = AutoConfig.for_model(FAMILY_MODEL_TYPE[cfg.family])
     else:
-        base = AutoConfig.from_pretrained(weights_source(cfg))
+        base = from_source(AutoConfig.from_pretrained, weights_source(cfg), cfg)
     for key, value in kwargs.items():
         setattr(base, key, value)
     return base
@@ -121,7 +141,7 @@ def load_config(cfg: ModelConfig, task: TaskConfig) -> PretrainedConfig:
 
 def load_tokenizer(cfg: ModelConfig) -> PreTrainedTokenizerBase:
     source = cfg.tokenizer or weights_source(cfg)
-    tokenizer = AutoTokenizer.from_pretrained(source)
+    tokenizer = from_source(AutoTokenizer.from_pretrained, source, cfg)
     if tokenizer.eos_token is None and GPT2_EOS in tokenizer.get_vocab():  # a bare GPT-2 tokenizer.json
         tokenizer.eos_token = tokenizer.bos_token = GPT2_EOS
     if tokenizer.pad_token is None:  # GPT-2 has none: pad with EOS (masked out by the attention mask)
@@ -140,5 +160,5 @@ def load_model(cfg: ModelConfig, task: TaskConfig) -> tuple[PreTrainedModel, Pre
     if cfg.init == "random":
         model = auto_cls.from_config(config, dtype=dtype)
     else:
-        model = auto_cls.from_pretrained(weights_source(cfg), config=config, dtype=dtype)
+        model = from_source(auto_cls.from_pretrained, weights_source(cfg), cfg, config=config, dtype=dtype)
     return model, tokenizer

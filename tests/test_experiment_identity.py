@@ -158,3 +158,13 @@ def test_axis_value_text(value):
     from kronbench.experiment import axis_value
 
     assert axis_value(value) == "[2,384]"
+
+
+@needs_shared
+def test_local_runs_do_not_depend_on_where_the_hub_keeps_the_task():
+    local = [f"data_dir={DATA_DIR}", "task=glue/rte"]
+    assert composed_identity(*local).path == composed_identity(*local, "task.revision=abc").path
+    assert (
+        composed_identity("task=glue/rte").path
+        != composed_identity("task=glue/rte", "task.revision=abc").path
+    )

@@ -1,4 +1,4 @@
-"""Load a task's raw splits from a local JSON Lines folder or from the Hugging Face hub.
+"""Load a task's raw splits from a local JSON Lines folder or from the hub (`kronbench.tasks.hub_source`).
 
 Local layout (the hub datasets' column schema, see ../shared/README.md): `<data_dir>/<task.name>/<split>.jsonl`.
 The same preprocessing serves both sources because the columns are the same.
@@ -11,6 +11,7 @@ from pathlib import Path
 from datasets import Dataset, load_dataset
 
 from kronbench.config import TaskConfig
+from kronbench.tasks.hub_source import load_hub_splits
 
 
 def wanted_splits(cfg: TaskConfig) -> list[str]:
@@ -45,14 +46,12 @@ def load_raw_splits(cfg: TaskConfig, data_dir: str | None) -> tuple[dict[str, Da
             split: load_dataset("json", data_files=str(path), split="train") for split, path in paths.items()
         }
         return splits, f"local:{Path(data_dir).expanduser().resolve() / (cfg.local_dir or cfg.name)}"
-    try:
-        loaded = load_dataset(cfg.hub_path, cfg.hub_config, revision=cfg.revision)
-    except Exception as err:  # offline, unknown dataset, ...: say where we looked and how to point elsewhere
-        raise FileNotFoundError(
-            f"task {cfg.name!r}: could not load {cfg.hub_path!r} (config {cfg.hub_config!r}) from the hub "
-            f"({type(err).__name__}: {err}); with no hub access set data_dir=<folder> holding "
-            f"<folder>/{cfg.name}/<split>.jsonl"
-        ) from err
-    splits = {split: loaded[split] for split in wanted_splits(cfg)}
-    source = f"hub:{cfg.hub_path}/{cfg.hub_config}@{cfg.revision or 'main'}"
-    return splits, source
+    return load_hub_splits(cfg, wanted_splits(cfg), jsonl_alternative(cfg))
+
+
+def jsonl_alternative(cfg: TaskConfig) -> str:
+    """The local-data layout that replaces the hub for a <split>.jsonl task."""
+    return (
+        f"set data_dir=<folder> holding <folder>/{cfg.local_dir or cfg.name}/<split>.jsonl "
+        f"for splits {wanted_splits(cfg)} (the hub column schema)"
+    )

@@ -19,10 +19,11 @@ import xml.etree.ElementTree as ET
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
-from datasets import Dataset, load_dataset
+from datasets import Dataset
 
 from kronbench.config import TaskConfig
 from kronbench.tasks.data import wanted_splits
+from kronbench.tasks.hub_source import load_hub_splits
 
 Row = dict[str, object]
 _E2E_SLOT = re.compile(r"\s*([^\[\],]+?)\s*\[(.*?)\]\s*,?")
@@ -67,8 +68,7 @@ def e2e_local(folder: Path, split: str) -> list[Row]:
         return group_rows((linearise_e2e(r["mr"]), r["ref"].strip(), "restaurant") for r in reader)
 
 
-def e2e_hub(cfg: TaskConfig, split: str) -> list[Row]:
-    ds = load_dataset(cfg.hub_path, cfg.hub_config, revision=cfg.revision, split=split)
+def e2e_hub(ds: Dataset, split: str) -> list[Row]:
     return group_rows(
         (linearise_e2e(r["meaning_representation"]), r["human_reference"].strip(), "restaurant") for r in ds
     )
@@ -104,9 +104,14 @@ def webnlg_local(folder: Path, split: str) -> list[Row]:
     return [row for path in files for row in xml_entries(path)]
 
 
-def webnlg_hub(cfg: TaskConfig, split: str) -> list[Row]:
-    hub_split = {"validation": "dev"}.get(split, split)
-    ds = load_dataset(cfg.hub_path, cfg.hub_config, revision=cfg.revision, split=hub_split)
+# the hub's webnlg_challenge_2017 test split holds every 2017 test file, told apart by `test_category`; the
+# official with-references file (seen + unseen, 1862 entries) is the one the local loader reads
+WEBNLG_HUB_TEST_CATEGORY = "testdata_with_lex"
+
+
+def webnlg_hub(ds: Dataset, split: str) -> list[Row]:
+    if split == "test" and "test_category" in ds.column_names:
+        ds = ds.filter(lambda r: r["test_category"] == WEBNLG_HUB_TEST_CATEGORY)
     return [
         {
             "source": linearise_triples(split_triple(t) for t in r["modified_triple_sets"]["mtriple_set"][0]),
@@ -145,8 +150,7 @@ def dart_local(folder: Path, split: str) -> list[Row]:
     raise FileNotFoundError(f"DART {split}: neither {as_json} nor {as_xml} exists")
 
 
-def dart_hub(cfg: TaskConfig, split: str) -> list[Row]:
-    ds = load_dataset(cfg.hub_path, cfg.hub_config, revision=cfg.revision, split=split)
+def dart_hub(ds: Dataset, split: str) -> list[Row]:
     return [
         {
             "source": linearise_triples(r["tripleset"]),
@@ -157,11 +161,25 @@ def dart_hub(cfg: TaskConfig, split: str) -> list[Row]:
     ]
 
 
-LOADERS: dict[str, tuple[Callable[[Path, str], list[Row]], Callable[[TaskConfig, str], list[Row]]]] = {
+LOADERS: dict[str, tuple[Callable[[Path, str], list[Row]], Callable[[Dataset, str], list[Row]]]] = {
     "e2e": (e2e_local, e2e_hub),
     "webnlg": (webnlg_local, webnlg_hub),
     "dart": (dart_local, dart_hub),
 }
+# the official files each local loader reads, relative to <data_dir>/<task.local_dir>
+LOCAL_LAYOUTS = {
+    "e2e": ", ".join(E2E_FILES.values()),
+    "webnlg": f"{{{','.join(WEBNLG_DIRS.values())}}}/*triples/*.xml and {WEBNLG_TEST}",
+    "dart": ", ".join(f"{stem}.json (or .xml)" for stem in DART_FILES.values()),
+}
+
+
+def raw_files_alternative(cfg: TaskConfig) -> str:
+    """The local-data layout that replaces the hub for a raw-file task."""
+    return (
+        f"set data_dir=<folder> holding the official files in <folder>/{cfg.local_dir or cfg.name}/: "
+        f"{LOCAL_LAYOUTS[cfg.loader]}"  # type: ignore[index]
+    )
 
 
 def load_nlg_splits(cfg: TaskConfig, data_dir: str | None) -> tuple[dict[str, Dataset], str]:
@@ -179,14 +197,8 @@ def load_nlg_splits(cfg: TaskConfig, data_dir: str | None) -> tuple[dict[str, Da
         rows = {split: local(folder, split) for split in wanted_splits(cfg)}
         source = f"local:{folder.resolve()}"
     else:
-        try:
-            rows = {split: hub(cfg, split) for split in wanted_splits(cfg)}
-        except Exception as err:
-            raise FileNotFoundError(
-                f"task {cfg.name!r}: could not load {cfg.hub_path!r} ({cfg.hub_config!r}) from the hub "
-                f"({type(err).__name__}: {err}); set data_dir=<folder> holding the official files"
-            ) from err
-        source = f"hub:{cfg.hub_path}/{cfg.hub_config}@{cfg.revision or 'main'}"
+        hub_splits, source = load_hub_splits(cfg, wanted_splits(cfg), raw_files_alternative(cfg))
+        rows = {split: hub(ds, split) for split, ds in hub_splits.items()}
     if (
         cfg.loader == "webnlg"
     ):  # seen = the category occurs in training data (WebNLG 2017's seen/unseen split)

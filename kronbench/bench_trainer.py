@@ -1,0 +1,131 @@
+"""`make bench-trainer`: the speed of the real trainer, eager vs compiled — not of a kernel in isolation.
+
+Each scenario (a model and a task: BERT-base random weights on RTE text, MiniLM on GLUE) runs every listed method
+through `kronbench.run.run` — the same data loading, optimizer, accelerate and evaluation code a user runs — for a
+fixed number of optimizer steps, eagerly and with `train.compile=true`. Runs are repeated in `rounds` with the
+order rotating, so host-side drift lands on every entry alike; a record per (scenario, method, mode) holds the
+median over rounds of the steady-state step time and samples per second (the trainer's own `timing`), their
+spread, the compile state and the ratio to the scenario's reference method in the same mode.
+
+Run: python -m kronbench.bench_trainer [--config conf/bench/trainer.yaml] [key=value ...]
+Records: <output_dir>/trainer/<scenario>/<method>-<eager|compiled>.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from hydra import compose, initialize_config_dir
+
+from kronbench.bench import load_plan
+from kronbench.config import register_schemas
+from kronbench.results import environment, write_json_atomic
+
+REPO = Path(__file__).resolve().parent.parent
+CONF_DIR = REPO / "conf"
+DEFAULT_CONFIG = CONF_DIR / "bench" / "trainer.yaml"
+MODES = {"eager": ["train.compile=false"], "compiled": ["train.compile=true"]}
+
+
+def run_once(overrides: list[str], output_dir: Path) -> dict[str, Any]:
+    """One real run (forced, in a scratch output folder) and its record."""
+    from kronbench.run import run
+
+    with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
+        cfg = compose("config", overrides=[*overrides, f"output_dir={output_dir}", "force=true"])
+    return run(cfg)
+
+
+def spread(values: list[float]) -> list[float]:
+    return [round(min(values), 4), round(max(values), 4)] if values else []
+
+
+def summarise(records: list[dict[str, Any]]) -> dict[str, Any]:
+    """Median over rounds of the trainer's steady step time and throughput, with their min/max."""
+    steps = [r["timing"].get("steady_step_ms") for r in records]
+    steps = [s for s in steps if s is not None]
+    rates = [r["timing"]["train_samples_per_second"] for r in records]
+    return {
+        "steady_step_ms": round(statistics.median(steps), 4) if steps else None,
+        "steady_step_ms_spread": spread(steps),
+        "train_samples_per_second": round(statistics.median(rates), 3),
+        "train_samples_per_second_spread": spread(rates),
+        "compile": records[-1]["timing"].get("compile"),
+        "trainable": records[-1].get("params", {}).get("trainable"),
+        "score": records[-1]["metrics"]["score"],
+        "rounds": len(records),
+    }
+
+
+def bench_scenario(
+    name: str, spec: dict[str, Any], plan: dict[str, Any], scratch: Path
+) -> list[dict[str, Any]]:
+    """Every (method, mode) of one scenario, in interleaved rounds; one record dict each."""
+    methods: dict[str, list[str]] = spec["methods"]
+    modes = [m for m in plan.get("modes", list(MODES)) if m in MODES]
+    entries = [(method, mode) for method in methods for mode in modes]
+    runs: dict[tuple[str, str], list[dict[str, Any]]] = {e: [] for e in entries}
+    for round_index in range(int(plan.get("rounds", 3))):
+        shift = round_index % len(entries)
+        for method, mode in entries[shift:] + entries[:shift]:
+            overrides = [*spec["overrides"], *plan.get("overrides", []), *methods[method], *MODES[mode]]
+            runs[(method, mode)].append(run_once(overrides, scratch / f"{name}-{method}-{mode}"))
+    summaries = {entry: summarise(records) for entry, records in runs.items()}
+    reference = spec.get("reference", next(iter(methods)))
+    out = []
+    for (method, mode), summary in summaries.items():
+        ref = summaries.get((reference, mode), {}).get("steady_step_ms")
+        eager = summaries.get((method, "eager"), {}).get("steady_step_ms")
+        ratio = None if not ref or summary["steady_step_ms"] is None else summary["steady_step_ms"] / ref
+        speedup = (
+            None if not eager or summary["steady_step_ms"] is None else eager / summary["steady_step_ms"]
+        )
+        out.append(
+            {
+                "scenario": name,
+                "method": method,
+                "mode": mode,
+                "reference": reference,
+                **summary,
+                "ratio_to_reference": None if ratio is None else round(ratio, 4),
+                "speedup_over_eager": None if speedup is None else round(speedup, 4),
+                "overrides": [*spec["overrides"], *plan.get("overrides", []), *methods[method], *MODES[mode]],
+            }
+        )
+    return out
+
+
+def main(argv: list[str] | None = None) -> list[Path]:
+    parser = argparse.ArgumentParser(
+        prog="python -m kronbench.bench_trainer", description=__doc__.splitlines()[0]
+    )
+    parser.add_argument("--config", type=Path, default=DEFAULT_CONFIG)
+    parser.add_argument("overrides", nargs="*", help="key=value overrides of the plan (YAML values)")
+    args = parser.parse_args(argv)
+    plan = load_plan(args.config, args.overrides)
+    register_schemas()
+    from kronbench import methods as _methods  # noqa: F401  (registers method schemas)
+
+    out_dir = Path(plan.get("output_dir", "results/bench")) / "trainer"
+    env = environment()
+    written = []
+    with tempfile.TemporaryDirectory(prefix="kronbench-bench-trainer-") as scratch:
+        for name in plan["scenarios_to_run"]:
+            for record in bench_scenario(name, plan["scenarios"][name], plan, Path(scratch)):
+                path = out_dir / name / f"{record['method']}-{record['mode']}.json"
+                write_json_atomic(path, {"kind": "trainer", "schema_version": 1, **record, "env": env})
+                written.append(path)
+                print(
+                    f"{name:<16} {record['method']:<10} {record['mode']:<9} "
+                    f"step {record['steady_step_ms']} ms  {record['train_samples_per_second']} samples/s  "
+                    f"x{record['ratio_to_reference']} of {record['reference']}  speedup {record['speedup_over_eager']}"
+                )
+    return written
+
+
+if __name__ == "__main__":
+    main()

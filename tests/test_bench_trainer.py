@@ -1,0 +1,55 @@
+"""The real-trainer bench: interleaved rounds of actual runs, eager vs compiled, one record per entry."""
+
+from __future__ import annotations
+
+import json
+
+import yaml
+
+from kronbench import bench_trainer
+from tests.conftest import CONF_DIR, DATA_DIR, needs_shared
+
+
+def test_the_shipped_plan_names_scenarios_that_exist():
+    plan = yaml.safe_load((CONF_DIR / "bench" / "trainer.yaml").read_text())
+    assert set(plan["scenarios_to_run"]) <= set(plan["scenarios"])
+    for spec in plan["scenarios"].values():
+        assert spec["reference"] in spec["methods"]
+
+
+@needs_shared
+def test_tiny_plan_writes_one_record_per_method_and_mode(tmp_path):
+    plan = {
+        "output_dir": str(tmp_path / "bench"),
+        "rounds": 1,
+        "modes": ["eager", "compiled"],
+        "overrides": [
+            f"data_dir={DATA_DIR}",
+            "train=demo",
+            "train.max_train_samples=32",
+            "train.max_eval_samples=16",
+            "train.batch_size=8",
+            "train.progress_bar=false",
+            "train.compile_backend=aot_eager",
+            "train.pad_to_multiple_of=32",
+        ],
+        "scenarios_to_run": ["tiny"],
+        "scenarios": {
+            "tiny": {
+                "reference": "lora",
+                "overrides": ["model=tiny-bert", "task=glue/rte", "train.max_steps=3"],
+                "methods": {"lora": ["method=lora"], "krona": ["method=krona", "method.factor_shape=[4,8]"]},
+            }
+        },
+    }
+    config = tmp_path / "plan.yaml"
+    config.write_text(yaml.safe_dump(plan))
+    written = bench_trainer.main(["--config", str(config)])
+    assert sorted(p.name for p in written) == [
+        "krona-compiled.json", "krona-eager.json", "lora-compiled.json", "lora-eager.json"
+    ]  # fmt: skip
+    records = {p.name: json.loads(p.read_text()) for p in written}
+    assert all(r["rounds"] == 1 and r["train_samples_per_second"] > 0 for r in records.values())
+    assert records["lora-compiled.json"]["compile"]["used"] is True
+    assert records["lora-eager.json"]["compile"]["requested"] is False
+    assert records["krona-eager.json"]["trainable"] < records["lora-eager.json"]["trainable"]
