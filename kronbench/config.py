@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from hydra.core.config_store import ConfigStore
-from omegaconf import MISSING
+from omegaconf import MISSING, OmegaConf
 
 MODEL_FAMILIES = ("bert", "roberta", "deberta", "t5", "gpt2")
 DTYPES = ("float32", "float16", "bfloat16")
@@ -260,5 +260,12 @@ def register_schemas() -> None:
 
     `model`, `task` and `train` are typed fields of :class:`RunConfig`, so their YAML files are validated on
     merge. Method schemas differ per method and are stored by :func:`kronbench.registry.register_method`.
+    Also registers the `${consistency_weight:<task type>}` resolver: a method YAML's protocol default for the
+    two-pass consistency weight, resolved per task so the record states the number a run used.
     """
+    from kronbench.consistency import protocol_weight
+
     ConfigStore.instance().store(name="run_schema", node=RunConfig)
+    OmegaConf.register_new_resolver(
+        "consistency_weight", lambda task_type: protocol_weight(None, task_type == "generation"), replace=True
+    )

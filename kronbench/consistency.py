@@ -9,10 +9,11 @@ Two readings, one switch (`method.consistency_stop_gradient`):
   (`∂/∂z_a = p_a − p_b`, from the first term alone).
 - **paper text** (`stop_gradient=False`; MAdaKron Eq. 3): the same sum with gradients through both distributions.
 
-The weight multiplies `KL(a‖b) + KL(b‖a)`. `method.consistency_weight=null` takes the protocol default
-(:func:`protocol_weight`): ½ for NLU (the text's `CE + ½·L_KL`; the released GLUE scripts pass
-`--use_consistency_loss 0`, so no released NLU weight exists), 50 for NLG (the released GPT-2 code adds
-`100 · ½(KL + KL)`; the text says ½).
+The weight multiplies `KL(a‖b) + KL(b‖a)`. Its protocol default (:func:`protocol_weight`): ½ for NLU (the text's
+`CE + ½·L_KL`; the released GLUE scripts pass `--use_consistency_loss 0`, so no released NLU weight exists), 50 for
+NLG (the released GPT-2 code adds `100 · ½(KL + KL)`; the text says ½). The method YAMLs set
+`consistency_weight: ${consistency_weight:${task.type}}` (resolver registered by `config.register_schemas`), so
+the record holds the number; a config built in code may leave it None and the trainer resolves it.
 
 Token-level logits (generation) are averaged over the positions the LM loss scores. For a causal LM (GPT-2) the
 logits at position t predict the label at t+1 (transformers shifts the labels inside the model), so position t is

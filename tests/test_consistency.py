@@ -107,17 +107,17 @@ def test_protocol_weights():
 
 
 def test_method_settings_resolve_per_run():
-    method = make_method("madakron_partial")
-    nlg = run_consistency(method, generation=True, causal_lm=True)
-    nlu = run_consistency(method, generation=False, causal_lm=False)
+    """The YAML default resolves per task type (so the record states it): 50 on an NLG task, ½ on an NLU task."""
+    nlg_method = make_method("madakron_partial", "tiny-gpt2", "task=e2e_nlg")
+    nlu_method = make_method("madakron_partial")
+    assert (nlg_method.consistency_weight, nlu_method.consistency_weight) == (50.0, 0.5)
+    assert nlg_method.config.tag().endswith("cw50") and "cw0.5" in nlu_method.config.tag()
+    nlg = run_consistency(nlg_method, generation=True, causal_lm=True)
     assert (nlg.weight, nlg.stop_gradient, nlg.causal_lm) == (50.0, True, True)
-    assert (nlu.weight, nlu.stop_gradient) == (0.5, True)
     paper = make_method(
-        "madakron_partial",
-        "tiny-bert",
-        "method.consistency_weight=0.5",
+        "madakron_partial", "tiny-gpt2", "task=e2e_nlg", "method.consistency_weight=0.5",
         "method.consistency_stop_gradient=false",
-    )
+    )  # fmt: skip
     text = run_consistency(paper, generation=True, causal_lm=True)
     assert (text.weight, text.stop_gradient) == (0.5, False)
     za, zb = seeded(3, 4, seed=9), seeded(3, 4, seed=10)

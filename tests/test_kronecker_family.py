@@ -147,7 +147,9 @@ def test_consistency_zero_with_same_experts_and_positive_otherwise():
         layer.force_expert = 2
     c = model(**batch).logits
     assert consistency_loss(a, c, batch["labels"]).item() > 1e-6
-    assert method.two_pass and method.consistency_weight is None  # protocol default (kronbench.consistency)
+    assert (
+        method.two_pass and method.consistency_weight == 0.5
+    )  # NLU protocol default (kronbench.consistency)
 
 
 def test_routing_uniform_over_many_steps():
