@@ -104,6 +104,9 @@ def method_config(name: str, overrides: dict[str, Any]) -> Any:
     if path.exists():
         values = yaml.safe_load(path.read_text()) or {}
         values.pop("defaults", None)
+    # interpolations resolve against a composed run (e.g. the consistency weight per task type): here the schema
+    # default stands in for them
+    values = {k: v for k, v in values.items() if not (isinstance(v, str) and v.startswith("${"))}
     values.update(overrides)
     schema = METHOD_SCHEMAS[name]
     known = {f.name for f in fields(schema)}

@@ -286,6 +286,9 @@ class MethodConfig:
     target_regex: str | None = None  # fullmatch over module names (overrides target_modules)
     exclude_modules: list[str] = field(default_factory=list)  # exact names or suffixes, applied first
     train_head: bool = True  # train the task head (classifier) alongside the method
+    # also train the backbone's layer norms (weights and any biases), as the Compacter code base's T5 configs do
+    # (`unfreeze_layer_norms: true`); the KronA paper's 0.07% rows on T5-base come out only with them
+    train_layer_norms: bool = False
 
     def tag(self) -> str:
         """Short human-readable description of the method's hyperparameters (used in result paths)."""
@@ -318,8 +321,15 @@ def register_schemas() -> None:
 
     `model`, `task` and `train` are typed fields of :class:`RunConfig`, so their YAML files are validated on
     merge. Method schemas differ per method and are stored by :func:`kronbench.registry.register_method`.
+    Also registers the `${consistency_weight:<task type>}` resolver: a method YAML's protocol default for the
+    two-pass consistency weight, resolved per task so the record states the number a run used.
     """
+    from kronbench.consistency import protocol_weight
+
     ConfigStore.instance().store(name="run_schema", node=RunConfig)
+    OmegaConf.register_new_resolver(
+        "consistency_weight", lambda task_type: protocol_weight(None, task_type == "generation"), replace=True
+    )
 
 
 def unknown_keys(node: DictConfig | ListConfig, path: str = "") -> list[str]:

@@ -147,6 +147,21 @@ def freeze_all(model: nn.Module) -> None:
         p.requires_grad_(False)
 
 
+def is_layer_norm(module: nn.Module) -> bool:
+    """nn.LayerNorm, or a model's own norm class (T5LayerNorm, *RMSNorm): what "layer norm" means across families."""
+    return isinstance(module, nn.LayerNorm) or type(module).__name__.endswith(("LayerNorm", "RMSNorm"))
+
+
+def layer_norm_parameters(model: nn.Module) -> list[nn.Parameter]:
+    """The parameters of every layer norm in `model`, each once, in model order."""
+    seen: dict[int, nn.Parameter] = {}
+    for module in model.modules():
+        if is_layer_norm(module):
+            for p in module.parameters(recurse=False):
+                seen.setdefault(id(p), p)
+    return list(seen.values())
+
+
 @dataclass
 class AttachReport:
     """What a method did to the model: matched module names and parameter counts."""
@@ -157,6 +172,8 @@ class AttachReport:
     method_params: int = 0  # trainable parameters outside the task head
     head_params: int = 0
     inference_trainable: int | None = None  # as deployed (experts averaged into one layer); None: = trainable
+    layer_norm_params: int = 0  # backbone layer-norm parameters trained (method.train_layer_norms)
+    backbone: int = 0  # parameters of the model before the method attached (the papers' percentage base)
 
     def as_dict(self) -> dict:
         return {
@@ -165,6 +182,10 @@ class AttachReport:
             "method": self.method_params,
             "head": self.head_params,
             "trainable_percent": 100.0 * self.trainable / max(self.total, 1),
+            "layer_norms": self.layer_norm_params,
+            "backbone": self.backbone,
+            # the papers' figure (the Compacter code base's `trainable / t5_base_params`): base = the bare backbone
+            "trainable_percent_of_backbone": 100.0 * self.trainable / max(self.backbone or self.total, 1),
             "inference": self.trainable if self.inference_trainable is None else self.inference_trainable,
             "targets": list(self.targets),
         }

@@ -2,7 +2,7 @@
 
 AdamW or Adafactor, linear warmup/decay, gradient accumulation, mixed precision, evaluation every epoch or every
 N steps, best-checkpoint selection on the task's main metric, and — for methods that ask for it — the two-pass
-step with a symmetric-KL consistency loss (MAdaKron, AdaMix), which lives here and nowhere else.
+step with the symmetric-KL consistency loss of `kronbench.consistency` (MAdaKron, AdaMix).
 """
 
 from __future__ import annotations
@@ -16,7 +16,6 @@ from pathlib import Path
 from typing import Any
 
 import torch
-import torch.nn.functional as F
 from accelerate import Accelerator
 from accelerate.data_loader import get_sampler
 from datasets import Dataset
@@ -28,6 +27,7 @@ from transformers.trainer_pt_utils import LengthGroupedSampler
 from kronbench.checkpointing import RunState
 from kronbench.compile import BucketPadding, CompileState, compile_model, eager
 from kronbench.config import TrainConfig
+from kronbench.consistency import Consistency, run_consistency
 from kronbench.distributed import BatchLayout
 from kronbench.export import save_adapter
 from kronbench.methods.base import Method
@@ -67,34 +67,19 @@ def total_optimizer_steps(cfg: TrainConfig, batches_per_epoch: int) -> int:
     return max(1, math.ceil(math.ceil(batches_per_epoch / cfg.grad_accum) * cfg.epochs))
 
 
-def consistency_loss(
-    logits_a: torch.Tensor, logits_b: torch.Tensor, labels: torch.Tensor | None
+def training_loss(
+    model: nn.Module, method: Method, batch: dict[str, torch.Tensor], consistency: Consistency | None = None
 ) -> torch.Tensor:
-    """Symmetric KL `KL(p_a‖p_b) + KL(p_b‖p_a)` between two passes' predictions (MSE for a 1-d regression head).
-
-    Token-level logits (generation) are averaged over positions whose label is not -100.
-    """
-    if logits_a.shape[-1] == 1:
-        return F.mse_loss(logits_a.float(), logits_b.float())
-    log_a = F.log_softmax(logits_a.float(), dim=-1)
-    log_b = F.log_softmax(logits_b.float(), dim=-1)
-    per_item = (log_a.exp() * (log_a - log_b)).sum(-1) + (log_b.exp() * (log_b - log_a)).sum(-1)
-    if per_item.dim() > 1 and labels is not None and labels.shape == per_item.shape:
-        mask = (labels != -100).float()
-        return (per_item * mask).sum() / mask.sum().clamp(min=1.0)
-    return per_item.mean()
-
-
-def training_loss(model: nn.Module, method: Method, batch: dict[str, torch.Tensor]) -> torch.Tensor:
-    """Loss of one batch: one pass, or two passes + consistency for methods with `two_pass`."""
+    """Loss of one batch: one pass, or two passes + the consistency term (kronbench.consistency) for `two_pass`
+    methods; `consistency` defaults to the method's NLU protocol for a non-causal model."""
     out = model(**batch)
     loss = out.loss
     extra = method.extra_loss(model)
     if method.two_pass:
         out_b = model(**batch)  # independent random routing / dropout in the second pass
-        weight = method.consistency_weight
-        if weight > 0:
-            loss = loss + weight * consistency_loss(out.logits, out_b.logits, batch.get("labels"))
+        consistency = consistency or run_consistency(method, generation=False, causal_lm=False)
+        if consistency.weight > 0:
+            loss = loss + consistency(out.logits, out_b.logits, batch.get("labels"))
         extra_b = method.extra_loss(model)
         if extra_b is not None:
             extra = extra_b if extra is None else extra + extra_b
@@ -204,6 +189,11 @@ class Trainer:
         steps_per_epoch = max(1, math.ceil(len(train_loader) / cfg.grad_accum))
         steps = total_optimizer_steps(cfg, len(train_loader))
         self.method.on_train_begin(self.model, steps)
+        consistency = run_consistency(
+            self.method,
+            generation=self.task.cfg.type == "generation",
+            causal_lm=not getattr(self.model.config, "is_encoder_decoder", False),
+        )
         optimizer, scheduler = build_optimizer(self.model, cfg, steps)  # warmup/decay/weight decay: optim.py
         self.model, optimizer, scheduler = acc.prepare(self.model, optimizer, scheduler)
         compiled = (
@@ -306,7 +296,7 @@ class Trainer:
             t_epoch = time.perf_counter()
             for batch in batches:
                 with acc.accumulate(self.model):
-                    loss = training_loss(self.model, self.method, batch)
+                    loss = training_loss(self.model, self.method, batch, consistency)
                     acc.backward(loss)
                     if acc.sync_gradients and cfg.max_grad_norm > 0:
                         acc.clip_grad_norm_(params, cfg.max_grad_norm)

@@ -197,7 +197,9 @@ def test_adamix_two_pass_experts_and_averaging():
     model, _ = tiny_model("tiny-bert")
     method = make_method("adamix", "tiny-bert")
     method.apply(model)
-    assert method.two_pass and method.consistency_weight == 0.5
+    assert (
+        method.two_pass and method.consistency_weight == 0.5
+    )  # NLU protocol default (kronbench.consistency)
     experts = [m for m in model.modules() if isinstance(m, ExpertLinear)]
     assert experts and all(e.n_experts == 4 for e in experts)
     adapters = [m for m in model.modules() if isinstance(m, BottleneckAdapter)]

@@ -7,12 +7,13 @@ import torch
 from omegaconf import OmegaConf
 from torch import nn
 
+from kronbench.consistency import consistency_loss
 from kronbench.methods.adakron import PRODUCTS, AdaKronConfig, build_adakron
 from kronbench.methods.cdka import CDKAConfig, CDKALinear, cdka_configs, cdka_max_rank, cdka_params
 from kronbench.methods.krona import KronALinear
 from kronbench.methods.mixture import ExpertLinear, expert_layers, inference_parameter_count
 from kronbench.registry import get_method
-from kronbench.train import consistency_loss, training_loss
+from kronbench.train import training_loss
 from tests.conftest import compose_config
 from tests.test_sites_mixture import FAMILIES, batch_for, composed, tiny_model
 
@@ -146,7 +147,9 @@ def test_consistency_zero_with_same_experts_and_positive_otherwise():
         layer.force_expert = 2
     c = model(**batch).logits
     assert consistency_loss(a, c, batch["labels"]).item() > 1e-6
-    assert method.two_pass and method.consistency_weight == 0.5
+    assert (
+        method.two_pass and method.consistency_weight == 0.5
+    )  # NLU protocol default (kronbench.consistency)
 
 
 def test_routing_uniform_over_many_steps():
@@ -359,14 +362,17 @@ def krona_b_adapter(*overrides: str):
 
 def explicit_krona_b(adapter, cfg, x: torch.Tensor) -> torch.Tensor:
     """Eq. 5/6 term by term: s·Σ_k ((A_k⊗B_k) x + b_k) + s_res·x (+ x if sequential), explicit `torch.kron`; with
-    an intermediate bias, s·Σ_k (B_k (A_k X + M_k) + b_k) with X the input viewed as (a2, b2)."""
+    an intermediate bias, s·Σ_k (B_k (A_k X + m_k 1ᵀ) + b_k) with X the input viewed as (a2, b2), m_k ∈ R^{a1}."""
     k = adapter.kron_a.shape[0]
     y = sum(
         x @ torch.kron(adapter.kron_a[i], adapter.kron_b[i]).T
         + (adapter.out_bias[i] if adapter.out_bias is not None else 0)
         for i in range(k)
     )
-    if adapter.mid_bias is not None:  # B_k (A_k X + M_k), X viewed (b2... ) as (a2, b2)
+    if (
+        adapter.mid_bias is not None
+    ):  # B_k (A_k X + m_k 1ᵀ), X viewed as (a2, b2), m_k one value per row of A_k X
+        assert adapter.mid_bias.shape == (adapter.kron_a.shape[1], adapter.kron_a.shape[0], 1)
         a1, a2 = adapter.kron_a.shape[1:]
         b1, b2 = adapter.kron_b.shape[1:]
         xs = x.reshape(-1, a2, b2)

@@ -6,8 +6,9 @@ import pytest
 import torch
 
 from kronbench.config import TrainConfig
+from kronbench.consistency import consistency_loss
 from kronbench.run import run
-from kronbench.train import consistency_loss, total_optimizer_steps
+from kronbench.train import total_optimizer_steps
 from tests.conftest import DATA_DIR, compose_config, needs_shared
 
 pytestmark = needs_shared

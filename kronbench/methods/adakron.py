@@ -21,7 +21,8 @@ Init (not stated in the paper): D_v, D_c nn.Linear default, W_up/b_up zero, so t
 
 MAdaKron: D_c (Partial) or D_c and D_v (Full) are :class:`~kronbench.methods.mixture.ExpertLinear` mixtures of n
 experts with random routing (one expert per forward pass for the whole batch), two passes per batch with the trainer's
-symmetric-KL consistency loss (weight ½ = the paper's `CE + ½(KL+KL)`), expert-weight averaging at evaluation.
+symmetric-KL consistency loss (kronbench.consistency: weight, stop-gradient, protocol defaults), expert-weight averaging
+at evaluation.
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from kronbench.config import MethodConfig
+from kronbench.consistency import consistency_tag
 from kronbench.methods.base import Method
 from kronbench.methods.kron import compute_dtype
 from kronbench.methods.mixture import BottleneckAdapter, ExpertLinear, init_linear_, mixture_aux_loss
@@ -192,9 +194,11 @@ class MAdaKronConfig(AdaKronConfig):
     name: str = "madakron_partial"
     full: bool = False  # False: Partial (experts in D_c only); True: Full (D_c and D_v)
     n_experts: int = 4  # 4 for NLU, 8 for GPT-2 (paper §A); Table 9 sweeps 2, 4, 6, 8
-    consistency_weight: float = (
-        0.5  # weight of KL(p1‖p2)+KL(p2‖p1); 0 = "w/o consistency" (one pass per batch)
-    )
+    # weight of KL(p1‖p2)+KL(p2‖p1); 0 = "w/o consistency" (one pass per batch); None = the protocol default
+    # (kronbench.consistency.protocol_weight: ½ for NLU as the text, 50 for NLG as the released code's 100·½)
+    consistency_weight: float | None = None
+    # True: the released code (KL targets detached); False: the paper's Eq. 3 as written
+    consistency_stop_gradient: bool = True
     merge_eval: bool = True  # False = "w/o merging": a random single expert at inference
     routing_probs: list[float] | None = None  # None = uniform; e.g. [0.7, 0.1, 0.1, 0.1] = "biased routing"
     gate: bool = False  # True = learned softmax gate per token (+ load balancing, top-k at inference)
@@ -219,14 +223,19 @@ class MAdaKronConfig(AdaKronConfig):
             raise ValueError(
                 f"method.gate_top_k={self.gate_top_k} must be in [1, n_experts={self.n_experts}]"
             )
-        if self.consistency_weight < 0 or self.load_balance_weight < 0:
+        negative_weight = self.consistency_weight is not None and self.consistency_weight < 0
+        if negative_weight or self.load_balance_weight < 0:
             raise ValueError(
                 f"method.consistency_weight={self.consistency_weight}, load_balance_weight="
                 f"{self.load_balance_weight}: must be >= 0"
             )
 
     def tag(self) -> str:
-        parts = [super().tag(), f"e{self.n_experts}", f"cw{self.consistency_weight:g}"]
+        parts = [
+            super().tag(),
+            f"e{self.n_experts}",
+            consistency_tag(self.consistency_weight, self.consistency_stop_gradient),
+        ]
         if not self.merge_eval:
             parts.append("nomerge")
         if self.routing_probs is not None:
@@ -258,11 +267,11 @@ class MAdaKron(AdaKron):
 
     @property
     def two_pass(self) -> bool:
-        return self.config.consistency_weight > 0
+        return self.config.consistency_weight is None or self.config.consistency_weight > 0
 
     @property
-    def consistency_weight(self) -> float:
-        return float(self.config.consistency_weight)
+    def consistency_weight(self) -> float | None:
+        return self.config.consistency_weight
 
     def extra_loss(self, model: nn.Module) -> torch.Tensor | None:
         cfg: MAdaKronConfig = self.config

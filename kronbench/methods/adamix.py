@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 from torch import nn
 
+from kronbench.consistency import consistency_tag
 from kronbench.methods.adapters import AdapterConfig, BottleneckMethod
 from kronbench.methods.mixture import BottleneckAdapter, ExpertLinear, init_linear_
 from kronbench.registry import register_method
@@ -25,13 +26,16 @@ class AdaMixConfig(AdapterConfig):
     n_experts: int = 4  # AdaMix paper: 4 adaptation modules
     share_up: bool = True  # one up projection for all experts (AdaMix code's GLUE setting)
     share_down: bool = False
-    consistency_weight: float = 0.5  # weight of KL(p1‖p2)+KL(p2‖p1) (as MAdaKron, which follows AdaMix)
+    # weight of KL(p1‖p2)+KL(p2‖p1); None = the protocol default, stop-gradient as MAdaKron's released code (which
+    # follows AdaMix's): kronbench.consistency
+    consistency_weight: float | None = None
+    consistency_stop_gradient: bool = True
     merge_eval: bool = True  # average the experts' weights at evaluation (False: a random expert)
     init: str = "zero_up"  # down: nn.Linear default, up zero: the model starts at the pretrained one
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        if self.n_experts < 1 or self.consistency_weight < 0:
+        if self.n_experts < 1 or (self.consistency_weight is not None and self.consistency_weight < 0):
             raise ValueError(
                 f"method.n_experts={self.n_experts} must be >= 1, consistency_weight={self.consistency_weight} >= 0"
             )
@@ -40,7 +44,8 @@ class AdaMixConfig(AdapterConfig):
 
     def tag(self) -> str:
         share = "up" if self.share_up else ("down" if self.share_down else "none")
-        return f"{super().tag()}_e{self.n_experts}_share{share}_cw{self.consistency_weight:g}"
+        cw = consistency_tag(self.consistency_weight, self.consistency_stop_gradient)
+        return f"{super().tag()}_e{self.n_experts}_share{share}_{cw}"
 
 
 @register_method("adamix", AdaMixConfig)
@@ -73,8 +78,8 @@ class AdaMix(BottleneckMethod):
 
     @property
     def two_pass(self) -> bool:
-        return self.config.consistency_weight > 0
+        return self.config.consistency_weight is None or self.config.consistency_weight > 0
 
     @property
-    def consistency_weight(self) -> float:
-        return float(self.config.consistency_weight)
+    def consistency_weight(self) -> float | None:
+        return self.config.consistency_weight

@@ -9,7 +9,14 @@ from peft.tuners.tuners_utils import BaseTunerLayer
 from torch import nn
 
 from kronbench.config import MethodConfig, ModelConfig
-from kronbench.inject import AttachReport, add_to_weight, count_parameters, freeze_all, unfreeze_head
+from kronbench.inject import (
+    AttachReport,
+    add_to_weight,
+    count_parameters,
+    freeze_all,
+    layer_norm_parameters,
+    unfreeze_head,
+)
 from kronbench.methods.mixture import expert_layers
 
 
@@ -59,13 +66,21 @@ class Method:
         raise NotImplementedError
 
     def apply(self, model: nn.Module) -> AttachReport:
-        """Freeze the backbone, attach, keep the head trainable, and report what trains."""
+        """Freeze the backbone, attach, keep the head (and, with `train_layer_norms`, the backbone's layer norms)
+        trainable, and report what trains."""
+        backbone = sum(p.numel() for p in model.parameters())
+        # the backbone's norms, collected before the method adds modules of its own
+        norms = layer_norm_parameters(model) if self.config.train_layer_norms else []
         if self.freezes_backbone:
             freeze_all(model)
         targets = self.attach(model)
         if self.config.train_head:
             unfreeze_head(model, self.model_cfg.head_modules)
+        for p in norms:
+            p.requires_grad_(True)
         report = count_parameters(model, self.model_cfg.head_modules, targets)
+        report.layer_norm_params = sum(p.numel() for p in norms)
+        report.backbone = backbone
         # mixtures (MAdaKron, AdaMix) train n experts but deploy one averaged layer: count both
         trained_expert_params = sum(
             p.numel() for m in expert_layers(model) for p in m.parameters() if p.requires_grad
@@ -81,7 +96,8 @@ class Method:
         return False
 
     @property
-    def consistency_weight(self) -> float:
+    def consistency_weight(self) -> float | None:
+        """Weight of the two-pass consistency term; None = the protocol default (kronbench.consistency)."""
         return 0.0
 
     def extra_loss(self, model: nn.Module) -> torch.Tensor | None:

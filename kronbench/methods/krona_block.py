@@ -9,8 +9,12 @@ Table 5's step-by-step switches are config values: `mode` sequential/parallel, `
 both the FFN and the attention blocks" — our reading: two summed modules per FFN, the final recipe, hence the
 default 2), `activation` between the two factor multiplications (Table 6: silu, relu, gelu, gelu_new, mish; none
 by default, as the paper removed it), and `bias` = the hyperparameter tables' "module bias" (0/1/2). Our reading of
-the bias count: 1 = one output bias (d_out); 2 = also a bias on the intermediate `A·X` (shape a1×(d_in/a2)), before
-the optional non-linearity, mirroring an adapter's down- and up-projection biases. Biases start at zero.
+the bias count: 1 = one output bias (d_out) per module; 2 = also the bias of the first multiplication: `A_k` maps
+each column of X (viewed a2×b2) from a2 to a1 values, so its bias is a1 values per module, shared by the b2
+columns, added before the optional non-linearity (an adapter's down- and up-projection biases). The counts pin it:
+on T5-base with the layer norms, bias 1 gives exactly KronA's/LoRA's 158,208 (0.07%) and bias 2 adds 1,536 (0.0717%:
+Table 1's "0.07*, slightly different with one or two biases"); a full a1×b2 intermediate bias would add 49,152
+(0.09%). Biases start at zero.
 
 The forward never builds `A ⊗ B`: with no intermediate bias/activation it uses `kron.kron_matvec` (cheapest order);
 otherwise A is contracted first (X viewed as (a2, d_in/a2)), then the bias/activation, then B.
@@ -122,8 +126,9 @@ class KronABlockAdapter(nn.Module):
         for i in range(k):  # each module initialised as one KronA module (fans of the 2-d factors)
             init_kron_factors(self.kron_a[i], self.kron_b[i], cfg.init, d_in)
         self.act = None if cfg.activation == "none" else get_activation(cfg.activation)
-        # intermediate bias on A_k x, laid out as kron_matvec's intermediate (a1, K, b2)
-        self.mid_bias = nn.Parameter(torch.zeros(a_shape[0], k, b_shape[1])) if cfg.bias >= 2 else None
+        # bias of the A_k multiplication: a1 values per module, broadcast over the b2 columns of the intermediate
+        # (kron_matvec's layout (a1, K, b2))
+        self.mid_bias = nn.Parameter(torch.zeros(a_shape[0], k, 1)) if cfg.bias >= 2 else None
         self.out_bias = nn.Parameter(torch.zeros(k, d_out)) if cfg.bias >= 1 else None
         self.scale = cfg.scale
         self.sequential = sequential
