@@ -19,7 +19,9 @@ NUMBER = re.compile(r"^-?\d+(?:\.\d+)?$")
 DASHES = {"-", "–", "—"}
 _TAG = re.compile(r"</?(?:b|u|i|sup|sub|strong|em)>")
 _SUBSCRIPT_DIGITS = str.maketrans("₀₁₂₃₄₅₆₇₈₉", "0123456789")
-_CAPTION = re.compile(r"^Table\s+([A-Z]?\.?\d+)(:?)")
+# "Table 4: ..." (KronA, after the table), "Table B.5" or "Table 4Main results ..." (MAdaKron, before it);
+# not "Table 1 shows ..." in running text.
+_CAPTION = re.compile(r"^Table\s+([A-Z]?\.?\d+)(:|$|(?=[A-Z]))")
 
 
 @dataclass(frozen=True)
@@ -133,8 +135,6 @@ def find_table(text: str, table: str, paper: str = "") -> PaperTable:
         if not m or m.group(1) != table:
             continue
         rest = line.strip()[m.end() :]
-        if rest[:1].isdigit():  # "Table 1" must not match "Table 10"
-            continue
         if m.group(2) == ":":
             j = i - 1
             while j >= 0 and "\t" not in lines[j]:
@@ -168,9 +168,16 @@ def load_table(papers_dir: Path, name: str) -> PaperTable:
     return find_table(path.read_text(encoding="utf-8"), table, path.name)
 
 
-def _grid(table: PaperTable, layout: Layout) -> list[list[str]]:
+def list_tables(text: str) -> list[str]:
+    """The ids of all tables captioned in a paper's text, in order ("1", "B.5", ...)."""
+    ids = [m.group(1) for line in text.splitlines() if (m := _CAPTION.match(line.strip()))]
+    return list(dict.fromkeys(ids))
+
+
+def _grid(table: PaperTable, layout: Layout) -> list[list[tuple[str, tuple[int, int]]]]:
+    """The table's cells, each with its (line, column) in the paper; transposed where the layout says."""
     width = max(len(r) for r in table.lines)
-    grid = [r + [""] * (width - len(r)) for r in table.lines]
+    grid = [[(r[c] if c < len(r) else "", (i, c)) for c in range(width)] for i, r in enumerate(table.lines)]
     if layout.transpose:
         grid = [list(col) for col in zip(*grid, strict=True)]
     return grid
@@ -198,18 +205,23 @@ def is_params_label(label: str) -> bool:
     return re.match(r"^#?\s*Params\b", label) is not None
 
 
-def transcribe(table: PaperTable, layout: Layout | None = None) -> dict[str, Any]:
+def transcribe(
+    table: PaperTable, layout: Layout | None = None, used: set[tuple[int, int]] | None = None
+) -> dict[str, Any]:
     """The table as a data file holds it: {values, std, marks, params}, labels as printed.
 
     Section lines (`Baselines`, `Our approaches`: a label and empty cells) are skipped; a label printed
     twice gets ` #2`, ` #3`, ... in order. `params` is {row: str} with one parameter column, else
     {row: {model: str}}: the count printed before each model's columns (MAdaKron Tables 1, 2, B.6, B.7),
     keyed by the model column (Tables 1, 2) or the model group that prefixes its columns (B.6, B.7).
+    `used` collects the (line, column) of every cell read, as label or number (see `numeric_cells`).
     """
     layout = layout or Layout()
     grid = _grid(table, layout)
-    header, body = grid[: layout.header_rows], grid[layout.header_rows :]
+    header = [[text for text, _ in row] for row in grid[: layout.header_rows]]
     cols, groups = _column_labels(header, layout)
+    if used is not None:
+        used.update(pos for row in grid[: layout.header_rows] for _, pos in row)
     params_cols = [i for i, c in enumerate(cols) if is_params_label(c)]
     value_cols = [i for i in range(1, len(cols)) if i not in params_cols and i not in layout.key_columns]
     owner = {}  # value column -> the params column printed before it
@@ -219,9 +231,13 @@ def transcribe(table: PaperTable, layout: Layout | None = None) -> dict[str, Any
             owner[i] = before[-1]
     out: dict[str, Any] = {"values": {}, "std": {}, "marks": {}, "params": {}}
     seen: dict[str, int] = {}
-    for row in body:
+    for cells in grid[layout.header_rows :]:
+        row = [text for text, _ in cells]
         if not any(c.strip() for c in row[1:]):
             continue
+        if used is not None:
+            read = [0, *layout.key_columns, *value_cols, *params_cols]
+            used.update(cells[i][1] for i in read)
         label = clean_label(row[0])
         if layout.key_columns:
             keys = ", ".join(clean_label(row[k]) for k in layout.key_columns)
@@ -277,12 +293,14 @@ LAYOUTS: dict[str, Layout] = {
 }
 
 
-def transcribe_file(papers_dir: Path, name: str) -> dict[str, Any]:
+def transcribe_file(papers_dir: Path, name: str, used: set[tuple[int, int]] | None = None) -> dict[str, Any]:
     """`transcribe` for the data file `name`, with its layout."""
-    return transcribe(load_table(papers_dir, name), LAYOUTS.get(name, Layout()))
+    return transcribe(load_table(papers_dir, name), LAYOUTS.get(name, Layout()), used)
 
 
-_XXL_PAIR = re.compile(r"(\d+\.\d+)(?: on ([A-Za-z][\w-]*))? \(vs\.? (\d+\.\d+)[^)]*\)(?: on ([A-Za-z][\w-]*))?")
+_XXL_PAIR = re.compile(
+    r"(\d+\.\d+)(?: on ([A-Za-z][\w-]*))? \(vs\.? (\d+\.\d+)[^)]*\)(?: on ([A-Za-z][\w-]*))?"
+)
 
 
 def deberta_xxl_numbers(text: str) -> dict[str, Any]:
