@@ -15,7 +15,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-NUMBER = re.compile(r"^-?\d+(?:\.\d+)?$")
 DASHES = {"-", "–", "—"}
 _TAG = re.compile(r"</?(?:b|u|i|sup|sub|strong|em)>")
 _SUBSCRIPT_DIGITS = str.maketrans("₀₁₂₃₄₅₆₇₈₉", "0123456789")
