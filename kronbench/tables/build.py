@@ -3,6 +3,7 @@ the table's presets that land in no cell (or in two)."""
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -10,7 +11,8 @@ from typing import Any
 from kronbench.tables.cells import P_VALUE, Cell, average_cell, build_cell, higher_is_better, welch_greater
 from kronbench.tables.paper import Paper
 from kronbench.tables.records import Records
-from kronbench.tables.spec import CellSelector, slot
+from kronbench.experiment import axis_value
+from kronbench.tables.spec import TEMPLATE, CellSelector, record_keys, slot
 
 
 @dataclass
@@ -67,10 +69,10 @@ def build_table(name: str, spec: dict[str, Any], records: Records, paper_dir: Pa
         for col in cols:
             s = slot(spec, row, col)
             if s.average:
-                cell = average_cell([build_cell(x, records.completed, s.metric, expected) for x in s.selectors],
+                cell = average_cell([build_cell(x, records, s.metric, expected) for x in s.selectors],
                                     expected)  # fmt: skip
             elif s.selectors:
-                cell = build_cell(s.selectors[0], records.completed, s.metric, expected)
+                cell = build_cell(s.selectors[0], records, s.metric, expected)
             else:
                 cell = Cell(expected=expected)
             line[col["label"]] = cell
@@ -83,7 +85,7 @@ def build_table(name: str, spec: dict[str, Any], records: Records, paper_dir: Pa
         table.cells[row["label"]] = line
     fill_params(table, rows)
     table.unmatched = unmatched(table, records)
-    table.failed = sum(1 for r in records.failed if any(s.in_cell(r) for s in selectors(table)))
+    table.failed = sum(1 for r in records.failed if any(s.in_cell(r) for s in set(selectors(table))))
     mark_columns(table)
     return table
 
@@ -92,15 +94,36 @@ def selectors(table: Table) -> list[Any]:
     return [s for row in table.cells.values() for c in row.values() for s in c.selectors]
 
 
+def row_selectors(table: Table, row: dict[str, Any]) -> list[Any]:
+    """The selectors of a row's own cells (not of its average columns, which repeat them)."""
+    cols = [c["label"] for c in table.spec["columns"] if not c.get("average")]
+    return [s for col in cols for s in table.cells[row["label"]][col].selectors]
+
+
+def in_scope(spec: dict[str, Any], record: dict[str, Any]) -> bool:
+    """A run of one of the table's own presets (table or column `preset:`, not a row's borrowed one) that agrees
+    with the table-level pins (`cell:` values without templates) and the optional `scope: {axis: [values]}`."""
+    exp = record.get("experiment") or {}
+    own = {spec.get("preset"), *(c.get("preset") for c in spec["columns"])} - {None}
+    if exp.get("preset") not in own:
+        return False
+    cell = exp.get("cell") or {}
+    pins = {k: axis_value(v) for k, v in (spec.get("cell") or {}).items() if not TEMPLATE.search(axis_value(v))}
+    if any(cell.get(k) != v for k, v in pins.items()):
+        return False
+    scope = spec.get("scope") or {}
+    return all(cell.get(k) in {axis_value(v) for v in values} for k, values in scope.items())
+
+
 def unmatched(table: Table, records: Records) -> list[tuple[str, str]]:
-    """Completed runs of this table's presets that match no cell of the table, or more than one."""
-    cell_selectors = {s for s in selectors(table) if isinstance(s, CellSelector)}
-    presets = {s.preset for s in cell_selectors}
+    """Completed runs in the table's scope (`in_scope`) that match no cell of the table, or more than one."""
+    # per row: the same cell may be shown twice in a row (two metrics), never by two rows
+    counts = Counter(k for row in table.spec["rows"] for k in {k for s in row_selectors(table, row) for k in s.keys()})
     out = []
     for rec in records.completed:
-        if (rec.get("experiment") or {}).get("preset") not in presets:
+        if not in_scope(table.spec, rec):
             continue
-        hits = sum(1 for s in cell_selectors if s.in_cell(rec))
+        hits = sum(counts.get(k, 0) for k in record_keys(rec) if k[0] == "cell")
         if hits != 1:
             cell_id = (rec.get("experiment") or {}).get("cell_id")
             why = "matches no cell" if hits == 0 else f"matches {hits} cells (spec error)"

@@ -16,6 +16,7 @@ from typing import Any
 
 from kronbench.metrics import METRICS
 from kronbench.tables.paper import PaperValue
+from kronbench.tables.records import Records
 from kronbench.tables.spec import Selector, config_key, record_deviations
 
 P_VALUE = 0.05
@@ -103,10 +104,10 @@ def groups_of(records: list[dict[str, Any]]) -> list[Group]:
     ]
 
 
-def build_cell(selector: Selector, records: list[dict[str, Any]], metric: str | None, expected: int) -> Cell:
+def build_cell(selector: Selector, records: Records, metric: str | None, expected: int) -> Cell:
     """The cell of one selector over the completed records."""
     cell = Cell(expected=expected, selectors=[selector])
-    groups = groups_of([r for r in records if selector.in_cell(r)])
+    groups = groups_of([r for r in records.lookup(selector.keys()) if selector.in_cell(r)])
     eligible = [g for g in groups if selector.eligible(g.deviations)]
     cell.others = [g for g in groups if not selector.eligible(g.deviations)]
     if len(eligible) > 1:

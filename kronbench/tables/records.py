@@ -34,6 +34,18 @@ class Records:
     failed: list[dict[str, Any]] = field(default_factory=list)
     bench: list[dict[str, Any]] = field(default_factory=list)
     excluded: list[Excluded] = field(default_factory=list)
+    _index: dict[tuple[str, ...], list[dict[str, Any]]] | None = field(default=None, repr=False)
+
+    def lookup(self, keys: list[tuple[str, ...]]) -> list[dict[str, Any]]:
+        """Completed records under any of `keys` (`kronbench.tables.spec.record_keys`), in path order."""
+        if self._index is None:
+            from kronbench.tables.spec import record_keys
+
+            self._index = {}
+            for rec in self.completed:
+                for key in record_keys(rec):
+                    self._index.setdefault(key, []).append(rec)
+        return sorted({id(r): r for k in keys for r in self._index.get(k, [])}.values(), key=lambda r: r["_path"])
 
 
 def read_json(path: Path) -> tuple[Any, str | None]:
@@ -61,6 +73,8 @@ def run_record_problem(data: Any) -> str | None:
     if not isinstance(data, dict):
         return f"foreign: JSON {type(data).__name__}, not a run record"
     version = data.get("schema_version")
+    if version is None:
+        return "foreign: no schema_version (not a kronbench run record)"
     if version not in RUN_SCHEMAS:
         return f"foreign schema: schema_version {version!r} (known: {', '.join(map(str, RUN_SCHEMAS))})"
     missing = [k for k in ("status", "task", "model", "method", "seed") if k not in data]

@@ -74,6 +74,10 @@ class CellSelector:
     def cell_id(self) -> str:
         return f"{self.preset}:" + ",".join(f"{k}={v}" for k, v in self.cell)
 
+    def keys(self) -> list[tuple[str, ...]]:
+        """Index keys of the records this selector may pick (see `record_keys`)."""
+        return [("cell", self.preset, *(f"{k}={v}" for k, v in self.cell))]
+
     def in_cell(self, record: dict[str, Any]) -> bool:
         """The record ran this experiment cell (whatever its deviations)."""
         exp = record.get("experiment") or {}
@@ -96,6 +100,9 @@ class VariantSelector:
     def cell_id(self) -> str:
         return f"{self.model}/{self.task}/{self.method}/{{{','.join(self.variants)}}}"
 
+    def keys(self) -> list[tuple[str, ...]]:
+        return [("variant", self.model, self.task, self.method, v) for v in self.variants]
+
     def in_cell(self, record: dict[str, Any]) -> bool:
         return (
             record.get("model") == self.model
@@ -114,6 +121,15 @@ Selector = CellSelector | VariantSelector
 def record_cell(record: dict[str, Any]) -> tuple[tuple[str, str], ...]:
     cell = (record.get("experiment") or {}).get("cell") or {}
     return tuple(sorted((str(k), str(v)) for k, v in cell.items()))
+
+
+def record_keys(record: dict[str, Any]) -> list[tuple[str, ...]]:
+    """The index keys of a record: its experiment cell (schema 2 with a preset) and its variant folder."""
+    keys = [("variant", *(str(record.get(k)) for k in ("model", "task", "method", "variant")))]
+    preset = (record.get("experiment") or {}).get("preset")
+    if preset:
+        keys.append(("cell", str(preset), *(f"{k}={v}" for k, v in record_cell(record))))
+    return keys
 
 
 def record_deviations(record: dict[str, Any]) -> tuple[str, ...]:
