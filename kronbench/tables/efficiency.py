@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from kronbench.tables.paper import Paper
+from kronbench.tables.paper import Paper, number
 from kronbench.tables.records import Records
 
 
@@ -89,21 +89,26 @@ def build_bench_table(name: str, spec: dict[str, Any], records: Records, paper_d
                 rec = find(records.bench, setting, kind, rec_name, col.get("protocol"), table.ambiguous)
                 cell.ours, cell.note = our_value(rec, metric, 1.0 if metric == "params" else scale)
                 cell.path = rec["_path"] if rec else None
-            pv = paper.value(row.get("paper_label", row["label"]), col.get("paper_label", col["label"]), 2)
-            if pv is not None:
-                cell.paper, cell.paper_ratio = pv.text, pv.value
+            raw = ((paper.data.get("values") or {}).get(row.get("paper_label", row["label"])) or {}).get(
+                col.get("paper_label", col["label"])
+            )
+            if raw is not None:  # as printed: a string verbatim, a bare number in its shortest form
+                cell.paper, cell.paper_ratio = (raw if isinstance(raw, str) else f"{raw:g}"), number(raw)
             line[col["label"]] = cell
         table.cells[row["label"]] = line
     ref = spec.get("reference")
     if ref:
         for col in cols:
             if col.get("metric") == "params":
+                for row in table.rows:
+                    table.cells[row][col["label"]].paper_ratio = None
                 continue
             base = table.cells[ref][col["label"]]
+            ours, paper_ratio = base.ours, base.paper_ratio
             for row in table.rows:
                 c = table.cells[row][col["label"]]
-                c.ours = None if c.ours is None or not base.ours else c.ours / base.ours
-                c.paper_ratio = None if c.paper_ratio is None or not base.paper_ratio else c.paper_ratio / base.paper_ratio
+                c.ours = None if c.ours is None or not ours else c.ours / ours
+                c.paper_ratio = None if c.paper_ratio is None or not paper_ratio else c.paper_ratio / paper_ratio
     return table
 
 
