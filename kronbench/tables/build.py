@@ -63,31 +63,39 @@ def build_table(name: str, spec: dict[str, Any], records: Records, paper_dir: Pa
     paper = Paper.load(paper_dir, spec.get("paper"))
     rows, cols = spec["rows"], spec["columns"]
     table = Table(name, spec, [r["label"] for r in rows], [c["label"] for c in cols], {}, paper)
-    digits = table.digits
+    value = spec.get("value")
     for row in rows:
         line: dict[str, Cell] = {}
         for col in cols:
             s = slot(spec, row, col)
-            if s.average:
-                cell = average_cell([build_cell(x, records, s.metric, expected) for x in s.selectors],
-                                    expected)  # fmt: skip
-            elif s.selectors:
-                cell = build_cell(s.selectors[0], records, s.metric, expected)
-            else:
-                cell = Cell(expected=expected)
-            line[col["label"]] = cell
+            built = [build_cell(x, records, s.metric, expected, value) for x in s.selectors]
+            line[col["label"]] = average_cell(built, expected) if s.average else (built or [Cell(expected=expected)])[0]
+        table.cells[row["label"]] = line
+    if spec.get("ratio_to"):
+        ratios_to_row(table, spec["ratio_to"])
+    for row in rows:
+        line = table.cells[row["label"]]
         for col in cols:
             if col.get("average") and not (row.get("only") is not None and col["label"] not in row["only"]):
                 line[col["label"]] = average_cell([line[c["label"]] for c in cols if not c.get("average")],
                                                   expected)  # fmt: skip
-        for col in cols:
-            line[col["label"]].paper = paper.value(paper_label(row), paper_label(col), digits)
-        table.cells[row["label"]] = line
+            line[col["label"]].paper = paper.value(paper_label(row), paper_label(col), table.digits)
     fill_params(table, rows)
     table.unmatched = unmatched(table, records)
     table.failed = sum(1 for r in records.failed if any(s.in_cell(r) for s in set(selectors(table))))
-    mark_columns(table)
+    if spec.get("ranks", True):
+        mark_columns(table)
     return table
+
+
+def ratios_to_row(table: Table, ref: str) -> None:
+    """Each cell's per-seed values divided by the reference row's of the same column and seed (KronA Table 8:
+    training time relative to fine-tuning); seeds the reference lacks are dropped."""
+    base = {col: dict(cell.scores) for col, cell in table.cells[ref].items()}
+    for line in table.cells.values():
+        for col, cell in line.items():
+            ref_scores = base.get(col, {})
+            cell.scores = {s: v / ref_scores[s] for s, v in cell.scores.items() if ref_scores.get(s)}
 
 
 def selectors(table: Table) -> list[Any]:

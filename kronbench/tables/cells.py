@@ -22,10 +22,22 @@ from kronbench.tables.spec import Selector, config_key, record_deviations
 P_VALUE = 0.05
 
 
-def record_score(record: dict[str, Any], metric: str | None) -> float | None:
-    """The record's score on `metric` (the reported split), or its main score when metric is None."""
+def dig(data: Any, dotted: str) -> Any:
+    """`dig(record, "timing.train_seconds")`; None when a key is missing."""
+    for key in dotted.split("."):
+        if not isinstance(data, dict) or key not in data:
+            return None
+        data = data[key]
+    return data
+
+
+def record_score(record: dict[str, Any], metric: str | None, value: str | None = None) -> float | None:
+    """The record's score on `metric` (the reported split), its main score when metric is None, or the number at
+    the dotted path `value` (e.g. `timing.train_seconds`)."""
     metrics = record.get("metrics") or {}
-    if metric is None:
+    if value is not None:
+        score = dig(record, value)
+    elif metric is None:
         score = metrics.get("score")
     else:
         score = ((metrics.get("report") or {}).get("metrics") or {}).get(metric)
@@ -104,7 +116,9 @@ def groups_of(records: list[dict[str, Any]]) -> list[Group]:
     ]
 
 
-def build_cell(selector: Selector, records: Records, metric: str | None, expected: int) -> Cell:
+def build_cell(
+    selector: Selector, records: Records, metric: str | None, expected: int, value: str | None = None
+) -> Cell:
     """The cell of one selector over the completed records."""
     cell = Cell(expected=expected, selectors=[selector])
     groups = groups_of([r for r in records.lookup(selector.keys()) if selector.in_cell(r)])
@@ -115,7 +129,7 @@ def build_cell(selector: Selector, records: Records, metric: str | None, expecte
     elif eligible:
         cell.group = eligible[0]
         for rec in cell.group.records:
-            score = record_score(rec, metric)
+            score = record_score(rec, metric, value)
             if score is not None:
                 cell.scores[int(rec["seed"])] = score
     return cell
