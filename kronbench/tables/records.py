@@ -63,7 +63,12 @@ def read_json(path: Path) -> tuple[Any, str | None]:
     try:
         return json.loads(text), None
     except json.JSONDecodeError as err:
-        truncated = err.pos >= len(text.rstrip())
+        stripped = text.rstrip()
+        truncated = (
+            err.pos >= len(stripped)
+            or err.msg.startswith("Unterminated string")
+            or stripped.count("{") + stripped.count("[") > stripped.count("}") + stripped.count("]")
+        )
         what = "truncated JSON" if truncated else "invalid JSON"
         return None, f"{what} ({err.msg} at line {err.lineno} column {err.colno})"
 
