@@ -13,7 +13,7 @@ import csv
 import hashlib
 import json
 import statistics
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -37,7 +37,11 @@ METRIC_NAMES = sorted(
 DEVIATING = ("krona_table1_glue", {"model": "t5-base", "experiment/part/cell": "krona_paper/krona/rte"})
 AMBIGUOUS = (
     "madakron_table9_experts",
-    {"model": "bert-base-uncased", "experiment/part/setup": "a1_bert/sst2", "experiment/part/method": "pfeiffer_r48"},
+    {
+        "model": "bert-base-uncased",
+        "experiment/part/setup": "a1_bert/sst2",
+        "experiment/part/method": "pfeiffer_r48",
+    },
 )
 NO_CELL = ("krona_table1_glue", {"model": "t5-base", "experiment/part/cell": "krona_paper/lora/wnli"})
 TRUNCATED = ("krona_table4_init", {"model": "t5-base", "experiment/part/cell": "krona_paper/krona/rte",
@@ -58,7 +62,7 @@ def run_hash(cid: str, salt: str = "") -> str:
     return hashlib.sha1(f"{cid}|{salt}".encode()).hexdigest()[:8]
 
 
-@lru_cache(maxsize=None)
+@cache
 def preset_jobs(preset: str) -> tuple[tuple[tuple[tuple[str, str], ...], tuple[int, ...]], ...]:
     """The preset's cells (one value per axis, canonical as runs record them) and their seeds."""
     parser = OverridesParser.create()
@@ -85,7 +89,9 @@ def test_sweep_cells_are_the_cells_runs_record(preset: str) -> None:
     assert ident.experiment.cell == dict(cell)
 
 
-def record(preset: str, cell: dict[str, str], seed: int, salt: str = "", deviations: tuple[str, ...] = ()) -> dict:
+def record(
+    preset: str, cell: dict[str, str], seed: int, salt: str = "", deviations: tuple[str, ...] = ()
+) -> dict:
     cid = cell_id(preset, cell)
     value = score(cid, seed, salt)
     return {
@@ -145,7 +151,7 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     return {"root": root, "own": own, "extra": extra, "written": written}
 
 
-@lru_cache(maxsize=None)
+@cache
 def spec_of(table: str) -> dict[str, Any]:
     return load_yaml(SPECS / f"{table.removesuffix('_local')}.yaml")
 
@@ -182,7 +188,11 @@ def test_each_cell_holds_exactly_its_own_runs(world: dict[str, Any]) -> None:
         assert [int(s) for s in row["seeds"].split()] == sorted(expected)
         if expected and not spec_of(row["table"]).get("value"):
             mean = statistics.fmean(v for _, v in expected.values())
-            assert float(row["mean"]) == pytest.approx(mean, abs=1e-4), (row["table"], row["row"], row["column"])
+            assert float(row["mean"]) == pytest.approx(mean, abs=1e-4), (
+                row["table"],
+                row["row"],
+                row["column"],
+            )
         checked += 1
     assert checked > 1000
 
@@ -190,7 +200,9 @@ def test_each_cell_holds_exactly_its_own_runs(world: dict[str, Any]) -> None:
 def test_average_cells_average_their_own_cells(world: dict[str, Any]) -> None:
     """Per-model averages (MAdaKron Table 1) and `over:` columns: per seed, the mean over exactly their cells."""
     own = world["own"]
-    rows = [r for r in csv_rows(world["root"]) if len(r["cells"].split()) > 1 and r["table"] == "madakron_table1"]
+    rows = [
+        r for r in csv_rows(world["root"]) if len(r["cells"].split()) > 1 and r["table"] == "madakron_table1"
+    ]
     assert len(rows) == 14 * 4
     for row in rows:
         cids = row["cells"].split()

@@ -84,7 +84,9 @@ def render_all(results: Path, specs: Path, out: Path, plots: bool = True) -> lis
         plot_paths += plotting.plot_training_time(records, plot_dir)
         plot_paths += plotting.plot_latency(records, plot_dir)
         written += plot_paths
-    index.write_text(render.index_page(tables, out, index.parent, records, bench_paths, plot_paths, eff_links))
+    index.write_text(
+        render.index_page(tables, out, index.parent, records, bench_paths, plot_paths, eff_links)
+    )
     written.append(index)
     return written
 

@@ -8,10 +8,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from kronbench.experiment import axis_value
 from kronbench.tables.cells import P_VALUE, Cell, average_cell, build_cell, higher_is_better, welch_greater
 from kronbench.tables.paper import Paper
 from kronbench.tables.records import Records
-from kronbench.experiment import axis_value
 from kronbench.tables.spec import TEMPLATE, CellSelector, record_keys, slot
 
 
@@ -35,7 +35,8 @@ class Table:
     paper: Paper
     params: dict[str, Params] = field(default_factory=dict)
     params_unit: str | None = None
-    unmatched: list[tuple[str, str]] = field(default_factory=list)  # (path, why): runs of the presets in no cell
+    # (path, why): runs in the table's scope that land in no cell, or in two
+    unmatched: list[tuple[str, str]] = field(default_factory=list)
     failed: int = 0
 
     @property
@@ -69,7 +70,9 @@ def build_table(name: str, spec: dict[str, Any], records: Records, paper_dir: Pa
         for col in cols:
             s = slot(spec, row, col)
             built = [build_cell(x, records, s.metric, expected, value) for x in s.selectors]
-            line[col["label"]] = average_cell(built, expected) if s.average else (built or [Cell(expected=expected)])[0]
+            line[col["label"]] = (
+                average_cell(built, expected) if s.average else (built or [Cell(expected=expected)])[0]
+            )
         table.cells[row["label"]] = line
     if spec.get("ratio_to"):
         ratios_to_row(table, spec["ratio_to"])
@@ -116,7 +119,9 @@ def in_scope(spec: dict[str, Any], record: dict[str, Any]) -> bool:
     if exp.get("preset") not in own:
         return False
     cell = exp.get("cell") or {}
-    pins = {k: axis_value(v) for k, v in (spec.get("cell") or {}).items() if not TEMPLATE.search(axis_value(v))}
+    pins = {
+        k: axis_value(v) for k, v in (spec.get("cell") or {}).items() if not TEMPLATE.search(axis_value(v))
+    }
     if any(cell.get(k) != v for k, v in pins.items()):
         return False
     scope = spec.get("scope") or {}
@@ -126,7 +131,11 @@ def in_scope(spec: dict[str, Any], record: dict[str, Any]) -> bool:
 def unmatched(table: Table, records: Records) -> list[tuple[str, str]]:
     """Completed runs in the table's scope (`in_scope`) that match no cell of the table, or more than one."""
     # per row: the same cell may be shown twice in a row (two metrics), never by two rows
-    counts = Counter(k for row in table.spec["rows"] for k in {k for s in row_selectors(table, row) for k in s.keys()})
+    counts = Counter(
+        k
+        for row in table.spec["rows"]
+        for k in {k for s in row_selectors(table, row) for k in s.index_keys()}
+    )
     out = []
     for rec in records.completed:
         if not in_scope(table.spec, rec):

@@ -111,7 +111,9 @@ def groups_of(records: list[dict[str, Any]]) -> list[Group]:
     for rec in records:
         by_key[config_key(rec)].append(rec)
     return [
-        Group(key, record_deviations(recs[0]), sorted(recs, key=lambda r: (int(r.get("seed", 0)), r["_path"])))
+        Group(
+            key, record_deviations(recs[0]), sorted(recs, key=lambda r: (int(r.get("seed", 0)), r["_path"]))
+        )
         for key, recs in sorted(by_key.items())
     ]
 
@@ -121,7 +123,7 @@ def build_cell(
 ) -> Cell:
     """The cell of one selector over the completed records."""
     cell = Cell(expected=expected, selectors=[selector])
-    groups = groups_of([r for r in records.lookup(selector.keys()) if selector.in_cell(r)])
+    groups = groups_of([r for r in records.lookup(selector.index_keys()) if selector.in_cell(r)])
     eligible = [g for g in groups if selector.eligible(g.deviations)]
     cell.others = [g for g in groups if not selector.eligible(g.deviations)]
     if len(eligible) > 1:

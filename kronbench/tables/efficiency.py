@@ -53,7 +53,9 @@ def find(records: list[dict[str, Any]], setting: dict[str, Any], kind: str, name
         and (kind == "train" or r.get("protocol_name") == protocol)
     ]  # fmt: skip
     if len(hits) > 1:
-        problems.append(f"{kind} {name}: {len(hits)} records, none shown — " + ", ".join(r["_path"] for r in hits))
+        problems.append(
+            f"{kind} {name}: {len(hits)} records, none shown — " + ", ".join(r["_path"] for r in hits)
+        )
         return None
     return hits[0] if hits else None
 
@@ -78,7 +80,9 @@ def build_bench_table(name: str, spec: dict[str, Any], records: Records, paper_d
     setting = dict(spec.get("bench") or {})
     scale = float(spec.get("scale", 1.0))
     rows, cols = spec["rows"], spec["columns"]
-    table = BenchTable(name, spec, [r["label"] for r in rows], [c["label"] for c in cols], source=paper.source)
+    table = BenchTable(
+        name, spec, [r["label"] for r in rows], [c["label"] for c in cols], source=paper.source
+    )
     for row in rows:
         line = {}
         for col in cols:
@@ -108,7 +112,9 @@ def build_bench_table(name: str, spec: dict[str, Any], records: Records, paper_d
             for row in table.rows:
                 c = table.cells[row][col["label"]]
                 c.ours = None if c.ours is None or not ours else c.ours / ours
-                c.paper_ratio = None if c.paper_ratio is None or not paper_ratio else c.paper_ratio / paper_ratio
+                c.paper_ratio = (
+                    None if c.paper_ratio is None or not paper_ratio else c.paper_ratio / paper_ratio
+                )
     return table
 
 
@@ -136,7 +142,11 @@ def markdown(table: BenchTable) -> str:
             out.append(s)
         lines.append("| " + " | ".join(out) + " |")
     unit = "× " + ref if ref else ("% of the run's own reference" if table.spec.get("scale") == 100 else "×")
-    lines += ["", f"Ours: ratio to the reference ({unit}); parameters in M. " + str(table.spec.get("note", "")), ""]
+    lines += [
+        "",
+        f"Ours: ratio to the reference ({unit}); parameters in M. " + str(table.spec.get("note", "")),
+        "",
+    ]
     if table.ambiguous:
         lines += ["Left out of this table:", "", *[f"- {a}" for a in table.ambiguous], ""]
     return "\n".join(lines)

@@ -113,7 +113,14 @@ def plot_factor_shapes(records: Records, out: Path, paper_dir: Path) -> list[Pat
         stats = [mean_sd([r["metrics"]["score"] for r in grp]) for *_, grp in bars]
         fig, ax = plt.subplots(figsize=(max(6, 0.9 * len(bars)), 4))
         means, sds = [m for m, _ in stats], [s for _, s in stats]
-        ax.bar(range(len(bars)), means, yerr=sds, capsize=4, color="#4c72b0", label="ours (mean ± std over seeds)")
+        ax.bar(
+            range(len(bars)),
+            means,
+            yerr=sds,
+            capsize=4,
+            color="#4c72b0",
+            label="ours (mean ± std over seeds)",
+        )
         ref = paper if task == "glue/mnli" else {}
         xs = [i for i, b in enumerate(bars) if number((ref.get(b[2]) or {}).get("MNLI")) is not None]
         if xs:
@@ -186,7 +193,9 @@ def plot_latency(records: Records, out: Path) -> list[Path]:
         ax.axhline(1.0, color="black", linewidth=0.6)
         ax.set_ylabel("inference latency (× base model)")
         mode = "compile" if compiled == "True" else "eager"
-        ax.set_title(f"Inference latency — {model}, {precision} {mode}, {proto} protocol (× base, same process)")
+        ax.set_title(
+            f"Inference latency — {model}, {precision} {mode}, {proto} protocol (× base, same process)"
+        )
         ax.title.set_fontsize(9)
         ax.set_xticks(range(len(lat)), list(lat), rotation=40, ha="right", fontsize=8)
         fig.tight_layout()

@@ -45,7 +45,9 @@ class Records:
             for rec in self.completed:
                 for key in record_keys(rec):
                     self._index.setdefault(key, []).append(rec)
-        return sorted({id(r): r for k in keys for r in self._index.get(k, [])}.values(), key=lambda r: r["_path"])
+        return sorted(
+            {id(r): r for k in keys for r in self._index.get(k, [])}.values(), key=lambda r: r["_path"]
+        )
 
 
 def read_json(path: Path) -> tuple[Any, str | None]:

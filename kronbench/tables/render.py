@@ -214,7 +214,13 @@ def index_page(
         if p.suffix == ".png":
             rel = p.relative_to(base).as_posix()
             lines.append(f"- [{p.stem}]({rel}) ([pdf]({rel[:-4]}.pdf))")
-    lines += ["", "## Run records", "", "| record | experiment cell | deviations | tables |", "|---|---|---|---|"]
+    lines += [
+        "",
+        "## Run records",
+        "",
+        "| record | experiment cell | deviations | tables |",
+        "|---|---|---|---|",
+    ]
     for rec in sorted(records.completed, key=lambda r: r["_path"]):
         exp = rec.get("experiment") or {}
         cell = exp.get("cell_id") or ("ad hoc" if exp else f"schema {rec.get('schema_version')}, no cell")

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from functools import lru_cache
+from functools import cache
 from itertools import product
 from pathlib import Path
 from typing import Any
@@ -38,7 +38,7 @@ def load_yaml(path: Path) -> dict[str, Any]:
     return yaml.safe_load(path.read_text()) or {}
 
 
-@lru_cache(maxsize=None)
+@cache
 def preset_axes(preset: str, conf_dir: Path = CONF_DIR) -> frozenset[str]:
     """The axes of a preset: its sweeper params except `seed`, plus the axes the scales add (`model`)."""
     path = conf_dir / "experiment" / f"{preset}.yaml"
@@ -74,7 +74,7 @@ class CellSelector:
     def cell_id(self) -> str:
         return f"{self.preset}:" + ",".join(f"{k}={v}" for k, v in self.cell)
 
-    def keys(self) -> list[tuple[str, ...]]:
+    def index_keys(self) -> list[tuple[str, ...]]:
         """Index keys of the records this selector may pick (see `record_keys`)."""
         return [("cell", self.preset, *(f"{k}={v}" for k, v in self.cell))]
 
@@ -100,7 +100,7 @@ class VariantSelector:
     def cell_id(self) -> str:
         return f"{self.model}/{self.task}/{self.method}/{{{','.join(self.variants)}}}"
 
-    def keys(self) -> list[tuple[str, ...]]:
+    def index_keys(self) -> list[tuple[str, ...]]:
         return [("variant", self.model, self.task, self.method, v) for v in self.variants]
 
     def in_cell(self, record: dict[str, Any]) -> bool:
@@ -150,7 +150,9 @@ class Slot:
     """What one (row, column) of a table shows: one selector, or the per-seed average of several."""
 
     selectors: list[Selector] = field(default_factory=list)
-    average: bool = False  # True: mean of `selectors` (an `over:` column); False: exactly one selector or none
+    average: bool = (
+        False  # True: mean of `selectors` (an `over:` column); False: exactly one selector or none
+    )
     metric: str | None = None
 
 
@@ -184,7 +186,11 @@ def cell_selector(
         raise SpecError(
             f"{where}: the cell must pin every axis of {preset} {sorted(axes)}; missing {missing}, not axes {extra}"
         )
-    deviations = [*(spec.get("deviations") or []), *(row.get("deviations") or []), *(col.get("deviations") or [])]
+    deviations = [
+        *(spec.get("deviations") or []),
+        *(row.get("deviations") or []),
+        *(col.get("deviations") or []),
+    ]
     return CellSelector(str(preset), tuple(sorted(cell.items())), tuple(sorted(set(deviations))))
 
 
