@@ -285,3 +285,10 @@ def test_a_cell_must_pin_every_axis_of_its_preset(tmp_path: Path) -> None:
             "columns": [{"label": "RTE"}]}  # fmt: skip
     with pytest.raises(SpecError, match=r"missing \['experiment/part/cell'\]"):
         tables.build_table("bad", spec, tables.Records(), tmp_path)
+
+
+def test_unknown_spec_keys_are_refused(tmp_path: Path) -> None:
+    spec = {"preset": "krona_table6_nonlinearity", "cell": {"model": "t5-base"},
+            "rows": [{"label": "ReLU", "cel": {"method.activation": "relu"}}], "columns": [{"label": "QNLI"}]}  # fmt: skip
+    with pytest.raises(SpecError, match="row 'ReLU' key 'cel'"):
+        tables.build_table("typo", spec, tables.Records(), tmp_path)

@@ -12,7 +12,7 @@ from kronbench.experiment import axis_value
 from kronbench.tables.cells import P_VALUE, Cell, average_cell, build_cell, higher_is_better, welch_greater
 from kronbench.tables.paper import Paper
 from kronbench.tables.records import Records
-from kronbench.tables.spec import TEMPLATE, CellSelector, record_keys, slot
+from kronbench.tables.spec import TEMPLATE, CellSelector, check_keys, record_keys, slot
 
 
 @dataclass
@@ -60,6 +60,7 @@ def paper_label(part: dict[str, Any]) -> str:
 def build_table(name: str, spec: dict[str, Any], records: Records, paper_dir: Path) -> Table:
     """Fill one spec (see kronbench/tables/spec.py for the format)."""
     spec = {"_name": name, **spec}
+    check_keys(spec)
     expected = int(spec.get("expected_seeds", 4))
     paper = Paper.load(paper_dir, spec.get("paper"))
     rows, cols = spec["rows"], spec["columns"]
@@ -151,7 +152,7 @@ def unmatched(table: Table, records: Records) -> list[tuple[str, str]]:
 def fill_params(table: Table, rows: list[dict[str, Any]]) -> None:
     """Ours from the first record shown in the row (`params.trainable`, as % of `params.total` when the paper
     counts in %), the paper's as printed."""
-    unit = table.paper.params_unit or table.spec.get("params_unit")
+    unit = table.paper.params_unit(table.spec.get("params_unit"))
     table.params_unit = unit
     if not unit:
         return

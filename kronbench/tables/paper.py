@@ -80,13 +80,14 @@ class Paper:
             "" if marks is None else str(marks),
         )
 
-    @property
-    def params_unit(self) -> str | None:
+    def params_unit(self, default: str | None = None) -> str | None:
+        """The unit of the paper's parameter counts: its `params_unit`, else `default` (a table spec's
+        `params_unit`), else M when it has counts (older files' `params_m`); None when it has none."""
         if self.data.get("params_unit"):
             return str(self.data["params_unit"])
-        if self.data.get("params") or self.data.get("params_m"):
-            return "M"
-        return None
+        if default:
+            return default
+        return "M" if self.data.get("params") or self.data.get("params_m") else None
 
     def params(self, row: str) -> str | None:
         """The row's printed parameter count (several values, e.g. per model, joined by ' / ')."""

@@ -110,7 +110,9 @@ def plot_factor_shapes(records: Records, out: Path, paper_dir: Path) -> list[Pat
         bars.sort(key=lambda b: (b[0], b[1]))
         shared = {b[2] for b in bars if sum(x[2] == b[2] for x in bars) > 1}
         # a shape run in several configurations: one bar each, told apart by the run hash
-        labels = [f"{s}\n#{key.split()[-1].rsplit('-', 1)[-1]}" if s in shared else s for _, key, s, _ in bars]
+        labels = [
+            f"{s}\n#{key.split()[-1].rsplit('-', 1)[-1]}" if s in shared else s for _, key, s, _ in bars
+        ]
         stats = [mean_sd([r["metrics"]["score"] for r in grp]) for *_, grp in bars]
         fig, ax = plt.subplots(figsize=(max(6, 0.9 * len(bars)), 4))
         means, sds = [m for m, _ in stats], [s for _, s in stats]

@@ -144,6 +144,25 @@ def config_key(record: dict[str, Any]) -> str:
 
 # ---------------------------------------------------------------------------------------------------- specs
 
+SELECTION_KEYS = {"label", "paper_label", "preset", "cell", "vars", "deviations", "over", "metric", "model"}
+TABLE_KEYS = {"title", "paper", "preset", "cell", "vars", "deviations", "over", "scope", "select", "model",
+              "expected_seeds", "digits", "always", "params_unit", "value", "ratio_to", "ranks", "metric",
+              "main_metric", "rows", "columns", "_name", "_local_of"}  # fmt: skip
+ROW_KEYS = SELECTION_KEYS | {"role", "paper_only", "only", "method", "variants"}
+COLUMN_KEYS = SELECTION_KEYS | {"average", "task"}
+
+
+def check_keys(spec: dict[str, Any]) -> None:
+    """Unknown keys are typos that would silently select something else: refuse them, naming where."""
+    name = spec.get("_name")
+    problems = [f"table key {k!r}" for k in spec if k not in TABLE_KEYS]
+    problems += [f"row {r.get('label')!r} key {k!r}" for r in spec["rows"] for k in r if k not in ROW_KEYS]
+    problems += [
+        f"column {c.get('label')!r} key {k!r}" for c in spec["columns"] for k in c if k not in COLUMN_KEYS
+    ]
+    if problems:
+        raise SpecError(f"table {name!r}: unknown " + "; ".join(problems))
+
 
 @dataclass
 class Slot:
