@@ -292,3 +292,20 @@ def test_unknown_spec_keys_are_refused(tmp_path: Path) -> None:
             "rows": [{"label": "ReLU", "cel": {"method.activation": "relu"}}], "columns": [{"label": "QNLI"}]}  # fmt: skip
     with pytest.raises(SpecError, match="row 'ReLU' key 'cel'"):
         tables.build_table("typo", spec, tables.Records(), tmp_path)
+
+
+def krona_record(shape: list[int], seed: int, run: str, score_: float) -> dict[str, Any]:
+    return {"_path": f"{run}/seed{seed}.json", "seed": seed, "method": "krona", "identity": {"run_hash": run},
+            "config": {"method": {"factor_shape": shape}}, "metrics": {"score": score_}}  # fmt: skip
+
+
+def test_factor_shape_bars_pool_only_one_configuration() -> None:
+    """Four configurations of (32, 24) at one seed are four bars of n=1, never one bar 'n=4'; one configuration
+    over four seeds is one bar of n=4."""
+    from kronbench.tables.plots import shape_bars
+
+    one_seed = [krona_record([32, 24], 0, f"h{i}", 80.0 + i) for i in range(4)]
+    four_seeds = [krona_record([2, 384], s, "g", 70.0 + s) for s in (0, 1, 2, 3)]
+    bars = shape_bars(one_seed + four_seeds)
+    assert [(b.shape, b.n) for b in bars] == [("(2, 384)", 4)] + [("(32, 24)", 1)] * 4
+    assert [b.label for b in bars[1:]] == [f"(32, 24)\n#h{i}" for i in range(4)]

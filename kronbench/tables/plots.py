@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import statistics
 from collections import defaultdict
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -91,6 +92,39 @@ def shape_text(shape: Any) -> str:
     return f"({shape[0]}, {shape[1]})"
 
 
+@dataclass(frozen=True)
+class ShapeBar:
+    """One bar of the factor-shape plot: one configuration, its scores over seeds."""
+
+    shape: str  # "(32, 24)"
+    label: str  # the shape, plus "#<hash>" when several configurations ran that shape
+    scores: list[float]
+
+    @property
+    def n(self) -> int:
+        return len(self.scores)
+
+
+def shape_bars(records: list[dict[str, Any]]) -> list[ShapeBar]:
+    """KronA records of one (task, model) as bars: one per configuration with a factor shape, by shape."""
+    found = []
+    for key, grp in configurations(records).items():
+        shape = ((grp[0].get("config") or {}).get("method") or {}).get("factor_shape")
+        if shape:
+            by_seed = {r.get("seed"): r["metrics"]["score"] for r in grp}
+            found.append((int(shape[0]), key, shape_text(shape), [by_seed[s] for s in sorted(by_seed)]))
+    found.sort(key=lambda b: (b[0], b[1]))
+    shapes = [f[2] for f in found]
+    return [
+        ShapeBar(
+            shape,
+            f"{shape}\n#{key.split()[-1].rsplit('-', 1)[-1]}" if shapes.count(shape) > 1 else shape,
+            scores,
+        )
+        for _, key, shape, scores in found
+    ]
+
+
 def plot_factor_shapes(records: Records, out: Path, paper_dir: Path) -> list[Path]:
     """Table 9 style: KronA score per factor shape of A, one bar per configuration (mean ± std over its seeds),
     with the paper's MNLI numbers on MNLI."""
@@ -100,20 +134,11 @@ def plot_factor_shapes(records: Records, out: Path, paper_dir: Path) -> list[Pat
     paper_file = paper_dir / "krona_table9.yaml"
     paper = load_yaml(paper_file).get("values", {}) if paper_file.is_file() else {}
     for (task, model), recs in by_task_model(krona).items():
-        bars = []
-        for key, grp in configurations(recs).items():
-            shape = ((grp[0].get("config") or {}).get("method") or {}).get("factor_shape")
-            if shape:
-                bars.append((int(shape[0]), key, shape_text(shape), grp))
-        if len({b[2] for b in bars}) < 2:
+        bars = shape_bars(recs)
+        if len({b.shape for b in bars}) < 2:
             continue
-        bars.sort(key=lambda b: (b[0], b[1]))
-        shared = {b[2] for b in bars if sum(x[2] == b[2] for x in bars) > 1}
-        # a shape run in several configurations: one bar each, told apart by the run hash
-        labels = [
-            f"{s}\n#{key.split()[-1].rsplit('-', 1)[-1]}" if s in shared else s for _, key, s, _ in bars
-        ]
-        stats = [mean_sd([r["metrics"]["score"] for r in grp]) for *_, grp in bars]
+        labels = [b.label for b in bars]
+        stats = [mean_sd(b.scores) for b in bars]
         fig, ax = plt.subplots(figsize=(max(6, 0.9 * len(bars)), 4))
         means, sds = [m for m, _ in stats], [s for _, s in stats]
         ax.bar(
@@ -125,16 +150,15 @@ def plot_factor_shapes(records: Records, out: Path, paper_dir: Path) -> list[Pat
             label="ours (mean ± std over seeds)",
         )
         ref = paper if task == "glue/mnli" else {}
-        xs = [i for i, b in enumerate(bars) if number((ref.get(b[2]) or {}).get("MNLI")) is not None]
+        xs = [i for i, b in enumerate(bars) if number((ref.get(b.shape) or {}).get("MNLI")) is not None]
         if xs:
-            ax.scatter(xs, [number(ref[bars[i][2]]["MNLI"]) for i in xs], color="#dd8452", zorder=3,
+            ax.scatter(xs, [number(ref[bars[i].shape]["MNLI"]) for i in xs], color="#dd8452", zorder=3,
                        label="paper (T5)")  # fmt: skip
         lo = min(m - s for m, s in stats)
         hi = max(m + s for m, s in stats)
         ax.set_ylim(lo - (hi - lo) * 0.5 - 0.5, hi + (hi - lo) * 0.3 + 0.5)
-        for i, (*_, grp) in enumerate(bars):
-            n = len({r.get("seed") for r in grp})
-            ax.text(i, ax.get_ylim()[0], f"n={n}\n", ha="center", va="bottom", fontsize=8, color="w")
+        for i, bar in enumerate(bars):
+            ax.text(i, ax.get_ylim()[0], f"n={bar.n}\n", ha="center", va="bottom", fontsize=8, color="w")
         ax.set_xticks(range(len(bars)), labels, fontsize=7)
         ax.set_xlabel("shape of A (B is the reverse-dividing shape); one bar per configuration")
         ax.set_ylabel(recs[0]["metrics"].get("main_metric", "score"))
