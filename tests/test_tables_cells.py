@@ -309,3 +309,30 @@ def test_factor_shape_bars_pool_only_one_configuration() -> None:
     bars = shape_bars(one_seed + four_seeds)
     assert [(b.shape, b.n) for b in bars] == [("(2, 384)", 4)] + [("(32, 24)", 1)] * 4
     assert [b.label for b in bars[1:]] == [f"(32, 24)\n#h{i}" for i in range(4)]
+
+
+def test_a_copied_seed_is_not_counted_twice_nor_silently_dropped(tmp_path: Path) -> None:
+    cell = {"model": "t5-base", "method.activation": "relu"}
+    for seed in (0, 42):
+        write(tmp_path, record("krona_table6_nonlinearity", cell, seed))
+    copy = tmp_path / "copy" / "seed0.json"
+    copy.parent.mkdir()
+    copy.write_text((tmp_path / write(tmp_path, record("krona_table6_nonlinearity", cell, 0))).read_text())
+    spec = {"preset": "krona_table6_nonlinearity", "cell": {"model": "t5-base"},
+            "rows": [{"label": "ReLU", "cell": {"method.activation": "relu"}}], "columns": [{"label": "QNLI"}]}  # fmt: skip
+    got = tables.build_table("copy", spec, tables.load_records(tmp_path), tmp_path).cells["ReLU"]["QNLI"]
+    assert got.n == 0 and len(got.ambiguous) == 2
+    assert "copy/seed0.json" in " ".join(p for g in got.ambiguous for p in g.paths)
+
+
+def test_excluded_files_are_named_on_stderr(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    (tmp_path / "a.json").write_bytes(b"\xff\xfe{}")
+    (tmp_path / "b.json").write_text('{"schema_version": 2, "status": "comp')
+    (tmp_path / "c.json").write_text("[1, 2]")
+    tables.render_all(tmp_path, tmp_path / "no-specs", tmp_path / "tables", plots=False)
+    err = capsys.readouterr().err.splitlines()
+    assert err == [
+        "excluded: a.json: not UTF-8 (invalid start byte at byte 0)",
+        "excluded: b.json: truncated JSON (Unterminated string starting at; line 1 column 33)",
+        "excluded: c.json: foreign: JSON list, not a run record",
+    ]

@@ -106,10 +106,15 @@ class Cell:
 
 
 def groups_of(records: list[dict[str, Any]]) -> list[Group]:
-    """Records grouped by configuration, sorted by key; records sorted by seed."""
+    """Records grouped by configuration, sorted by key, each group's records by seed. A seed present twice in one
+    configuration (e.g. a copied record) puts the later copies in a group of their own (`<key> duplicate`): the
+    cell then has two eligible groups and shows neither, listing both."""
     by_key: dict[str, list[dict[str, Any]]] = defaultdict(list)
-    for rec in records:
-        by_key[config_key(rec)].append(rec)
+    for rec in sorted(records, key=lambda r: r["_path"]):
+        key = config_key(rec)
+        while any(r.get("seed") == rec.get("seed") for r in by_key[key]):
+            key += " duplicate"
+        by_key[key].append(rec)
     return [
         Group(
             key, record_deviations(recs[0]), sorted(recs, key=lambda r: (int(r.get("seed", 0)), r["_path"]))

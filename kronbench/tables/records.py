@@ -72,7 +72,7 @@ def read_json(path: Path) -> tuple[Any, str | None]:
             or stripped.count("{") + stripped.count("[") > stripped.count("}") + stripped.count("]")
         )
         what = "truncated JSON" if truncated else "invalid JSON"
-        return None, f"{what} ({err.msg} at line {err.lineno} column {err.colno})"
+        return None, f"{what} ({err.msg}; line {err.lineno} column {err.colno})"
 
 
 def run_record_problem(data: Any) -> str | None:
