@@ -91,7 +91,10 @@ def footer(table: Table) -> list[str]:
                 out.append(f"- {row} / {col}: several configurations, none shown — {group.describe()}")
             for group in cell.others:
                 out.append(f"- {row} / {col}: same cell, other configuration — {group.describe()}")
-    out += [f"- `{path}`: {why}" for path, why in table.unmatched]
+    by_why: dict[str, list[str]] = {}
+    for path, why in table.unmatched:
+        by_why.setdefault(why, []).append(path)
+    out += [f"- {why}: " + ", ".join(f"`{p}`" for p in paths) for why, paths in by_why.items()]
     if not out:
         return []
     return ["Left out of this table:", "", *out, ""]
