@@ -336,3 +336,24 @@ def test_excluded_files_are_named_on_stderr(tmp_path: Path, capsys: pytest.Captu
         "excluded: b.json: truncated JSON (Unterminated string starting at; line 1 column 33)",
         "excluded: c.json: foreign: JSON list, not a run record",
     ]
+
+
+def test_a_spec_asking_for_deviations_shows_exactly_those_runs(tmp_path: Path) -> None:
+    """A local short-schedule table names its deviations: it shows those runs, and the protocol runs go to its
+    footer (and the other way round for the protocol table)."""
+    cell = {"model": "t5-base", "method.activation": "relu"}
+    for seed in (0, 42):
+        write(tmp_path, record("krona_table6_nonlinearity", cell, seed))
+        write(tmp_path, record("krona_table6_nonlinearity", cell, seed, "short", ("train.epochs=10",)))
+    records = tables.load_records(tmp_path)
+    spec = {"preset": "krona_table6_nonlinearity", "cell": {"model": "t5-base"}, "expected_seeds": 2,
+            "rows": [{"label": "ReLU", "cell": {"method.activation": "relu"}}], "columns": [{"label": "QNLI"}]}  # fmt: skip
+    protocol = tables.build_table("p", spec, records, tmp_path).cells["ReLU"]["QNLI"]
+    short = tables.build_table("s", {**spec, "deviations": ["train.epochs=10"]}, records, tmp_path)
+    short_cell = short.cells["ReLU"]["QNLI"]
+    cid = cell_id("krona_table6_nonlinearity", cell)
+    assert protocol.scores == {s: score(cid, s) for s in (0, 42)}
+    assert short_cell.scores == {s: score(cid, s, "short") for s in (0, 42)}
+    assert [g.deviations for g in protocol.others] == [("train.epochs=10",)] and [
+        g.deviations for g in short_cell.others
+    ] == [()]
