@@ -43,14 +43,16 @@ def table() -> tables.Table:
 def test_aggregation_and_paper_delta() -> None:
     cell = table().cells["KronA"]["RTE"]
     assert cell.n == 4 and cell.mean == pytest.approx(74.05)
-    assert cell.paper == 75.0 and cell.delta == pytest.approx(-0.95)
+    assert cell.paper.text == "75.00" and cell.paper.std == "0.50" and cell.paper.marks == "*"
+    assert cell.paper.value == 75.0 and cell.delta == pytest.approx(-0.95)
+    assert table().cells["Full"]["STS-B"].paper.text == "88.00"  # the paper's digits, verbatim
     avg = table().cells["Full"]["Avg"]
     assert avg.mean == pytest.approx((70.25 + 88.05) / 2)
 
 
 def test_never_mixes_versions_or_models() -> None:
     cell = table().cells["KronA"]["RTE"]
-    assert cell.group is not None and cell.group[2] == "1" and cell.excluded_groups == 1
+    assert cell.group is not None and cell.group.key == "variant krona-00000001" and not cell.others
     assert 10.0 not in cell.scores.values() and 99.0 not in cell.scores.values()
 
 

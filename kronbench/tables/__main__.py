@@ -1,0 +1,5 @@
+"""`python -m kronbench.tables`: see kronbench/tables/__init__.py."""
+
+from kronbench.tables import main
+
+main()
