@@ -244,14 +244,22 @@ class TrainConfig:
     group_by_length: bool = False  # batches of similar lengths (less padding); off in paper presets
     pin_memory: bool = True  # page-locked host batches when training on CUDA (faster host-to-device copies)
     progress_bar: bool = True
-    wandb: bool = False
-    wandb_project: str = "kronbench"
+    trackers: list[str] = field(
+        default_factory=list
+    )  # accelerate trackers: "wandb", "tensorboard" (tracking.py)
+    wandb: bool = False  # shorthand for trackers=[wandb]
+    wandb_project: str = "kronbench"  # the project name of every tracker
     wandb_mode: str = choice(
         "offline", ("offline", "online", "disabled"), "W&B mode: offline needs no network, online a login"
     )
 
     def __post_init__(self) -> None:
         check_choices(self, "train")
+        for name in self.trackers:
+            if name not in ("wandb", "tensorboard"):
+                raise ValueError(
+                    f"train.trackers: {name!r} is not valid; choose from ['wandb', 'tensorboard']"
+                )
         _check_min(self.pad_to_multiple_of, 1, "train.pad_to_multiple_of", " (or null: no bucketing)")
         if self.adafactor_relative_step and self.optimizer != "adafactor":
             raise ValueError(

@@ -16,6 +16,7 @@ from typing import Any
 from accelerate import Accelerator
 
 from kronbench.config import TrainConfig
+from kronbench.tracking import requested_trackers
 
 
 @dataclass(frozen=True)
@@ -43,7 +44,7 @@ class BatchLayout:
         return asdict(self)
 
 
-def make_accelerator(cfg: TrainConfig) -> Accelerator:
+def make_accelerator(cfg: TrainConfig, project_dir: str | None = None) -> Accelerator:
     """The run's Accelerator: precision, accumulation, and a scheduler the trainer steps once per optimizer step.
 
     accelerate's default steps a prepared scheduler `num_processes` times per optimizer step (it assumes a
@@ -53,6 +54,8 @@ def make_accelerator(cfg: TrainConfig) -> Accelerator:
         mixed_precision=cfg.mixed_precision,
         gradient_accumulation_steps=cfg.grad_accum,
         step_scheduler_with_optimizer=False,
+        log_with=requested_trackers(cfg) or None,  # kronbench/tracking.py
+        project_dir=project_dir,
     )
     launched = int(os.environ.get("WORLD_SIZE", "1"))
     if launched != accelerator.num_processes:  # each process would train alone and race for the record

@@ -32,6 +32,7 @@ NON_RESULT_KEYS = frozenset(
         "dry_run",
         "train.progress_bar",
         "train.log_every",
+        "train.trackers",
         "train.wandb",
         "train.wandb_project",
         "train.wandb_mode",

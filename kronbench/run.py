@@ -33,6 +33,7 @@ from kronbench.results import (
 from kronbench.tasks import build_task
 from kronbench.tasks.data import load_raw_splits
 from kronbench.tasks.splits import apply_protocol
+from kronbench.tracking import log_final, start_tracking
 from kronbench.train import EvalSplit, Trainer
 
 log = logging.getLogger("kronbench")
@@ -88,7 +89,7 @@ def run(cfg: DictConfig, run_dir: Path | None = None) -> dict[str, Any]:
     # multirun executes several runs in one process: forget the previous run's precision settings (the
     # distributed PartialState is kept)
     AcceleratorState._reset_state(reset_partial_state=False)
-    accelerator = make_accelerator(run_cfg.train)
+    accelerator = make_accelerator(run_cfg.train, str(run_dir or run_cfg.output_dir))
     if run_cfg.force and accelerator.is_main_process:  # force reruns from scratch, never from a saved state
         remove_state(path)
     accelerator.wait_for_everyone()
@@ -108,7 +109,7 @@ def run(cfg: DictConfig, run_dir: Path | None = None) -> dict[str, Any]:
         "env": environment(),
         "started": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
     }
-    logger = None
+    tracking = False
     t_start = time.perf_counter()
     try:
         raw, source = load_raw_splits(run_cfg.task, run_cfg.data_dir)
@@ -151,17 +152,7 @@ def run(cfg: DictConfig, run_dir: Path | None = None) -> dict[str, Any]:
             "reported_split": report_split.name,
             "note": splits.note,
         }
-        if run_cfg.train.wandb and accelerator.is_main_process:
-            import wandb  # optional: only imported when asked for
-
-            logger = wandb.init(
-                project=run_cfg.train.wandb_project,
-                mode=run_cfg.train.wandb_mode,
-                config=config,
-                dir=str(run_dir or "."),
-                name=f"{run_cfg.task.name}/{run_cfg.method.name}/{variant}/seed{run_cfg.seed}",
-            )
-
+        tracking = start_tracking(accelerator, run_cfg.train, record, run_dir)
         trainer = Trainer(
             model,
             method,
@@ -170,7 +161,7 @@ def run(cfg: DictConfig, run_dir: Path | None = None) -> dict[str, Any]:
             run_cfg.task.main_metric,
             accelerator,
             run_dir,
-            logger,
+            tracking,
             state_dir=state_dir(path),
         )
         result = trainer.fit(train_ds, validation, report_split, run_cfg.seed)
@@ -200,8 +191,10 @@ def run(cfg: DictConfig, run_dir: Path | None = None) -> dict[str, Any]:
             log.error("run failed; record written to %s", written)
         raise
     finally:
-        if logger is not None:
-            logger.finish()
+        if tracking:
+            if record["status"] == "completed":
+                log_final(accelerator, record)
+            accelerator.end_training()
     if accelerator.is_main_process:
         written = write_record(path, record)
         remove_state(path)  # the record is complete: the run never resumes again

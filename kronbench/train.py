@@ -33,6 +33,7 @@ from kronbench.export import save_adapter
 from kronbench.methods.base import Method
 from kronbench.metrics import is_better
 from kronbench.optim import build_optimizer
+from kronbench.report import eval_line
 from kronbench.tasks.base import Task
 
 log = logging.getLogger("kronbench")
@@ -133,7 +134,7 @@ class Trainer:
         main_metric: str,
         accelerator: Accelerator,
         run_dir: Path | None = None,
-        logger: Any = None,
+        tracking: bool = False,
         state_dir: Path | None = None,
     ) -> None:
         """`state_dir`: where the run's resumable state lives (kronbench.checkpointing); None: not saved."""
@@ -144,7 +145,7 @@ class Trainer:
         self.accelerator = accelerator
         self.run_dir = run_dir
         self.state_dir = state_dir
-        self.logger = logger
+        self.tracking = tracking  # accelerate trackers were initialised (kronbench/tracking.py)
         self.model = model
 
     def loader(self, ds: Dataset, batch_size: int, shuffle: bool, seed: int = 0) -> DataLoader:
@@ -171,9 +172,12 @@ class Trainer:
 
     def evaluate(self, split: EvalSplit) -> dict[str, float]:
         loader = self.accelerator.prepare(self.loader(split.data, self.cfg.eval_batch_size, shuffle=False))
+        shown = self.cfg.progress_bar and self.accelerator.is_local_main_process
+        action = "generate" if self.task.generates else "evaluate"  # beam search is the slow part: say so
+        batches = tqdm(loader, desc=f"{action} {split.name}", leave=False, disable=not shown)
         self.model.eval()
         with eager(self.accelerator.unwrap_model(self.model)) if self.task.generates else nullcontext():
-            metrics = self.task.evaluate(self.model, split.data, split.raw, loader, self.accelerator)
+            metrics = self.task.evaluate(self.model, split.data, split.raw, batches, self.accelerator)
         self.model.train()
         return metrics
 
@@ -260,8 +264,10 @@ class Trainer:
                 best_value, best_state = value, trainable_state(acc.unwrap_model(self.model))
                 result.best = entry
             bar.set_postfix({"loss": entry["train_loss"], self.main_metric: round(value, 3)})
-            if self.logger is not None:
-                self.logger.log({f"eval/{k}": v for k, v in metrics.items()}, step=step)
+            if acc.is_main_process:
+                log.info(eval_line(entry, "validation", entry["lr"]))
+            if self.tracking:
+                acc.log({f"eval/{k}": v for k, v in metrics.items()}, step=step)
 
         def save_state(batches_in_epoch: int, epoch_start: list[torch.Tensor]) -> None:
             nonlocal state_seconds
@@ -314,12 +320,12 @@ class Trainer:
                 step += 1
                 bar.update(1)
                 if step % cfg.log_every == 0:
-                    bar.set_postfix(
-                        {"loss": round(sum(running[-cfg.log_every :]) / len(running[-cfg.log_every :]), 4)}
-                    )
-                    if self.logger is not None:
-                        self.logger.log(
-                            {"train/loss": running[-1], "train/lr": optimizer.param_groups[0]["lr"]},
+                    window = running[-cfg.log_every * cfg.grad_accum :]  # the micro-batches of the last steps
+                    window_loss = sum(window) / len(window)
+                    bar.set_postfix({"loss": round(window_loss, 4)})
+                    if self.tracking:
+                        acc.log(
+                            {"train/loss": window_loss, "train/lr": optimizer.param_groups[0]["lr"]},
                             step=step,
                         )
                 if cfg.eval_strategy == "steps" and step % cfg.eval_steps == 0:

@@ -40,3 +40,48 @@ def test_third_party_libraries_log_warnings_and_above_only():
     quiet_third_party()
     assert transformers.logging.get_verbosity() == logging.ERROR
     assert datasets.logging.get_verbosity() == logging.WARNING
+
+
+@needs_shared
+def test_trackers_group_seeds_and_log_every_evaluation_and_the_final_numbers(tmp_path, monkeypatch, caplog):
+    from accelerate import Accelerator
+
+    monkeypatch.setenv("WANDB_SILENT", "true")
+    logged, inits = [], []
+    original_init = Accelerator.init_trackers
+    monkeypatch.setattr(
+        Accelerator, "log", lambda self, values, step=None, log_kwargs=None: logged.append((step, values))
+    )
+
+    def spy_init(self, project_name, config=None, init_kwargs=None):
+        inits.append(init_kwargs)
+        return original_init(self, project_name, config, init_kwargs)
+
+    monkeypatch.setattr(Accelerator, "init_trackers", spy_init)
+    cfg = compose_config(
+        *QUICK, f"output_dir={tmp_path / 'res'}", "train.trackers=[wandb]", "train.log_every=1"
+    )
+    with caplog.at_level(logging.INFO, logger="kronbench"):
+        record = run(cfg, run_dir=tmp_path)
+    (kwargs,) = inits
+    assert (
+        kwargs["wandb"]["group"].endswith(record["identity"]["run_hash"])
+        and kwargs["wandb"]["mode"] == "offline"
+    )
+    evals = [(s, v) for s, v in logged if any(k.startswith("eval/") for k in v)]
+    assert [s for s, _ in evals] == [e["step"] for e in record["metrics"]["evals"]]
+    losses = [v["train/loss"] for _, v in logged if "train/loss" in v]
+    assert len(losses) == record["timing"]["optimizer_steps"]
+    final = logged[-1][1]
+    assert final["final/score"] == record["metrics"]["score"] and "final/test/accuracy" in final
+    lines = [r.getMessage() for r in caplog.records if r.getMessage().startswith("eval  step")]
+    assert len(lines) == len(record["metrics"]["evals"]) and "validation: accuracy=" in lines[0]
+
+
+def test_unknown_tracker_is_rejected():
+    import pytest
+
+    from kronbench.config import TrainConfig
+
+    with pytest.raises(ValueError, match="train.trackers: 'mlflow' is not valid"):
+        TrainConfig(trackers=["mlflow"])
