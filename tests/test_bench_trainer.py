@@ -50,6 +50,22 @@ def test_tiny_plan_writes_one_record_per_method_and_mode(tmp_path):
     ]  # fmt: skip
     records = {p.name: json.loads(p.read_text()) for p in written}
     assert all(r["rounds"] == 1 and r["train_samples_per_second"] > 0 for r in records.values())
+    assert all(r["steady_step_ms"] > 0 for r in records.values())
     assert records["lora-compiled.json"]["compile"]["used"] is True
     assert records["lora-eager.json"]["compile"]["requested"] is False
     assert records["krona-eager.json"]["trainable"] < records["lora-eager.json"]["trainable"]
+
+
+def test_step_clock_leaves_out_pauses_and_the_warm_up():
+    from kronbench.train import StepClock
+
+    clock = StepClock()
+    clock.durations = [5.0] * 10 + [0.02] * 90  # compile-time steps first
+    assert clock.steady_ms() == 20.0
+    clock.durations = [0.5, 0.01, 0.01]  # short runs: no warm-up to drop
+    assert clock.steady_ms() == 10.0
+    ticks = StepClock()
+    ticks.tick()
+    ticks.pause()  # an evaluation between two steps is not a step's time
+    ticks.tick()
+    assert ticks.durations == [] and StepClock().steady_ms() is None
