@@ -7,18 +7,16 @@ numeric cell of every table of both papers must be in a data file or in the allo
 
 from __future__ import annotations
 
-import os
-from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
 
 from kronbench import paper_text as pt
+from tests.conftest import CONF_DIR, SHARED
 
-REPO = Path(__file__).resolve().parent.parent
-PAPER_DIR = REPO / "conf" / "tables" / "paper"
-PAPERS = Path(os.environ.get("KRONBENCH_SHARED", REPO.parent / "shared")) / "papers"
+PAPER_DIR = CONF_DIR / "tables" / "paper"
+PAPERS = SHARED / "papers"
 PAPER_FILES = {"krona": "krona_edalati_2022.md", "madakron": "madakron_braga_2026.md"}
 TEXT_ONLY = {"madakron_deberta_xxl"}  # numbers quoted in running text, not a table
 TABLE_FILES = sorted(p.stem for p in PAPER_DIR.glob("*.yaml") if p.stem not in TEXT_ONLY)

@@ -24,10 +24,10 @@ from kronbench import tables
 from kronbench.experiment import axis_value
 from kronbench.sweep import sweep_overrides
 from kronbench.tables.spec import SpecError, load_yaml, preset_axes
-from tests.conftest import CONF_DIR, REPO
+from tests.conftest import CONF_DIR
 from tests.test_experiment_identity import composed_identity
 
-SPECS = REPO / "conf" / "tables"
+SPECS = CONF_DIR / "tables"
 PRESETS = sorted(p.stem for p in (CONF_DIR / "experiment").glob("*.yaml"))
 METRIC_NAMES = sorted(
     {c["metric"] for p in SPECS.glob("*.yaml") for c in load_yaml(p).get("columns", []) if c.get("metric")}
