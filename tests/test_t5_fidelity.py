@@ -290,3 +290,14 @@ def test_madakron_table6_pairs_are_r2_then_r1():
         expected.add((r, r2))
     assert pairs == expected and len(pairs) == 14
     assert {r2 for r, r2 in pairs if r != 32 and r2 not in (2, 4)} == {12}
+
+
+@pytest.mark.parametrize(
+    ("method", "norms"),
+    [("full", False), ("bitfit", False), ("houlsby", True), ("lora", True), ("compacter", True),
+     ("parallel_adapter", True), ("krona", True), ("krona_b", True), ("krona_b_res", True)],
+)  # fmt: skip
+def test_krona_table1_cells_train_the_layer_norms_as_the_compacter_code_base(method, norms):
+    """The 0.07% rows of KronA Table 1 come out only with T5's layer norms trained; BitFit trains biases only."""
+    cfg, _ = preset_method("krona_table1_glue", f"experiment/part/cell=krona_paper/{method}/mrpc")
+    assert cfg.train_layer_norms is norms
