@@ -11,6 +11,7 @@ from omegaconf import DictConfig
 from kronbench import methods as _methods  # noqa: F401  (registers method schemas before composing)
 from kronbench.choices import register_help_resolvers
 from kronbench.config import register_schemas
+from kronbench.distributed import finish_distributed
 from kronbench.launch import register_resolvers
 from kronbench.paths import CONF_DIR
 from kronbench.precheck import check_command_line
@@ -35,7 +36,8 @@ def cli() -> None:
         check_command_line(sys.argv[1:])
     except ValueError as err:
         sys.exit(f"error: {err}")
-    main()
+    main()  # Hydra exits with an error code when the run fails: no barrier then (the other rank may be gone)
+    finish_distributed()
 
 
 if __name__ == "__main__":

@@ -64,3 +64,13 @@ def make_accelerator(cfg: TrainConfig, project_dir: str | None = None) -> Accele
             "without a GPU per process, set ACCELERATE_USE_CPU=1 (CPU processes over gloo)"
         )
     return accelerator
+
+
+def finish_distributed() -> None:
+    """Wait for every process, then close the process group: without it a rank that finishes first can abort at
+    exit (its communication threads are still running) while rank 0 is writing the record."""
+    import torch.distributed as dist
+
+    if dist.is_available() and dist.is_initialized():
+        dist.barrier()
+        dist.destroy_process_group()
