@@ -80,10 +80,6 @@ def record_state(path: Path) -> tuple[str, str]:
     return "pending", ""
 
 
-def is_complete(path: Path) -> bool:
-    return record_state(path)[0] == "done"
-
-
 def write_json_atomic(path: Path, data: dict[str, Any]) -> None:
     """Write to a temporary file in the same folder, fsync, then rename: readers never see half a file."""
     path.parent.mkdir(parents=True, exist_ok=True)
