@@ -109,6 +109,15 @@ def shuffle_generators(loader: DataLoader) -> list[torch.Generator]:
     return unique
 
 
+def loss_values(losses: list[torch.Tensor]) -> list[float]:
+    """The per-batch losses as floats, in one device-to-host copy.
+
+    The loop keeps each batch's loss on the device: reading it (`.item()`) every step would wait for the GPU and
+    stop the host from queueing the next step's kernels, which costs a host-bound step its overlap.
+    """
+    return torch.stack(losses).tolist() if losses else []
+
+
 def mean_over_processes(accelerator: Accelerator, values: list[float]) -> float | None:
     """Mean of each process's mean of `values` (equal batch counts: the global mean); None when empty."""
     if not values:
@@ -242,7 +251,8 @@ class Trainer:
         best_value: float | None = None
         best_state: dict[str, torch.Tensor] | None = None
         train_seconds = eval_seconds = state_seconds = 0.0
-        step, epoch, running, seen_samples = 0, 0, [], 0
+        step, epoch, seen_samples = 0, 0, 0
+        running: list[torch.Tensor] = []  # this epoch's batch losses, on the device (loss_values reads them)
         step_clock = StepClock()
         generators = shuffle_generators(train_loader)
         state = None
@@ -254,7 +264,8 @@ class Trainer:
         resumed_at: list[int] = []
         if resumed is not None:
             p = resumed.progress
-            step, epoch, running, seen_samples = p["step"], p["epoch"] - 1, p["running"], p["seen_samples"]
+            step, epoch, seen_samples = p["step"], p["epoch"] - 1, p["seen_samples"]
+            running = [torch.tensor(v, device=acc.device) for v in p["running"]]
             train_seconds, eval_seconds, state_seconds = (
                 p["train_seconds"],
                 p["eval_seconds"],
@@ -286,7 +297,7 @@ class Trainer:
             eval_seconds += time.perf_counter() - t0
             value = metrics[self.main_metric]
             entry = {"step": step, "epoch": round(step / steps_per_epoch, 4), "validation": metrics}
-            entry["train_loss"] = mean_over_processes(acc, running)
+            entry["train_loss"] = mean_over_processes(acc, loss_values(running))
             entry["lr"] = optimizer.param_groups[0]["lr"]  # after this step's scheduler update
             result.evals.append(entry)
             if best_value is None or is_better(value, best_value, self.main_metric):
@@ -307,7 +318,7 @@ class Trainer:
                 "step": step,
                 "epoch": epoch,
                 "batches_in_epoch": batches_in_epoch,
-                "running": running,
+                "running": loss_values(running),
                 "seen_samples": seen_samples,
                 "train_seconds": train_seconds,
                 "eval_seconds": eval_seconds,
@@ -342,7 +353,7 @@ class Trainer:
                             scheduler.step()  # once per optimizer step, whatever the number of processes
                         self.method.on_optimizer_step(acc.unwrap_model(self.model), step + 1)
                     optimizer.zero_grad(set_to_none=True)
-                running.append(loss.detach().float().item())
+                running.append(loss.detach().float())
                 seen_samples += batch["input_ids"].shape[0] * acc.num_processes
                 done += 1
                 if not acc.sync_gradients:
@@ -352,7 +363,8 @@ class Trainer:
                 bar.update(1)
                 if step % cfg.log_every == 0:
                     window = running[-cfg.log_every * cfg.grad_accum :]  # the micro-batches of the last steps
-                    window_loss = sum(window) / len(window)
+                    values = loss_values(window)
+                    window_loss = sum(values) / len(values)
                     bar.set_postfix({"loss": round(window_loss, 4)})
                     if self.tracking:
                         acc.log(
