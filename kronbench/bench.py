@@ -36,6 +36,7 @@ from torch.utils.flop_counter import FlopCounterMode
 from kronbench import methods as _methods  # noqa: F401  (registers every method)
 from kronbench.config import ModelConfig, SiteConfig
 from kronbench.paths import CONF_DIR, project_dir
+from kronbench.profiling import gpu_profile
 from kronbench.registry import METHOD_SCHEMAS, METHODS, get_method
 from kronbench.results import environment, write_json_atomic
 
@@ -234,26 +235,6 @@ def train_step_fn(model: nn.Module, method: Any, batch: dict[str, torch.Tensor],
         forward = f
 
     return step, set_forward
-
-
-LAUNCH_APIS = ("cudaLaunchKernel", "cuLaunchKernel", "cudaLaunchKernelExC", "cuLaunchKernelEx")
-
-
-def gpu_profile(fn: Callable[[], Any], calls: int) -> dict[str, float]:
-    """GPU kernel time and kernel launches per call of `fn`, from the PyTorch profiler: the device's own work,
-    free of the host noise that eager wall times carry (a host-bound step waits on Python and launches)."""
-    from torch.profiler import ProfilerActivity, profile
-
-    with profile(activities=[ProfilerActivity.CPU, ProfilerActivity.CUDA]) as prof:
-        for _ in range(calls):
-            fn()
-        if torch.cuda.is_available():
-            torch.cuda.synchronize()
-    events = prof.key_averages()
-    cuda = torch.autograd.DeviceType.CUDA
-    kernel_us = sum(e.self_device_time_total for e in events if e.device_type == cuda)
-    launches = sum(e.count for e in events if e.key in LAUNCH_APIS)
-    return {"gpu_kernel_ms": kernel_us / calls / 1e3, "kernel_launches": launches / calls}
 
 
 def count_flops(fn: Callable[[], None]) -> int:

@@ -21,7 +21,7 @@ SHAPES = [(48, 16), (32, 24), (3, 256), (24, 32), (2, 384), (192, 4), (12, 64)]
 def time_fn(fn: Callable[[], None], warmup: int = 10, calls: int = 20) -> float:
     """GPU kernel ms per call of `fn` (profiler), after `warmup` calls: the kernels' own cost, which
     CUDA-event timing of a host-bound call would hide behind launch gaps."""
-    from kronbench.bench import gpu_profile
+    from kronbench.profiling import gpu_profile
 
     for _ in range(warmup):
         fn()
@@ -69,7 +69,7 @@ def profile_summary(fn: Callable[[], None], steps: int = 3) -> dict[str, float]:
     shows whether a call is bound by the GPU or by the host launching kernels."""
     import time
 
-    from kronbench.bench import gpu_profile
+    from kronbench.profiling import gpu_profile
 
     sync = torch.cuda.synchronize if torch.cuda.is_available() else (lambda: None)
     for _ in range(3):

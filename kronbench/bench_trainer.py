@@ -48,9 +48,18 @@ def summarise(records: list[dict[str, Any]]) -> dict[str, Any]:
     steps = [r["timing"].get("steady_step_ms") for r in records]
     steps = [s for s in steps if s is not None]
     rates = [r["timing"]["train_samples_per_second"] for r in records]
+    profiles = [r["timing"].get("profile") or {} for r in records]
+    kernel = [p["gpu_kernel_ms_per_step"] for p in profiles if p.get("gpu_kernel_ms_per_step")]
+    step_ms = round(statistics.median(steps), 4) if steps else None
+    kernel_ms = round(statistics.median(kernel), 4) if kernel else None
     return {
-        "steady_step_ms": round(statistics.median(steps), 4) if steps else None,
+        "steady_step_ms": step_ms,
         "steady_step_ms_spread": spread(steps),
+        # the device's own kernel time per step (train.profile_steps): a step far above it is host-bound
+        "gpu_kernel_ms": kernel_ms,
+        "gpu_kernel_ms_spread": spread(kernel),
+        "step_over_kernel": round(step_ms / kernel_ms, 4) if step_ms and kernel_ms else None,
+        "kernel_launches_per_step": profiles[-1].get("kernel_launches_per_step"),
         "train_samples_per_second": round(statistics.median(rates), 3),
         "train_samples_per_second_spread": spread(rates),
         "compile": records[-1]["timing"].get("compile"),

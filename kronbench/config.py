@@ -241,6 +241,9 @@ class TrainConfig:
     pad_to_multiple_of: int | None = (
         None  # pad batches to a multiple of this length (bounded shapes for compile)
     )
+    profile_steps: int = (
+        0  # > 0: GPU kernel time of this many steady steps into timing.profile (profiling.py)
+    )
     group_by_length: bool = False  # batches of similar lengths (less padding); off in paper presets
     pin_memory: bool = True  # page-locked host batches when training on CUDA (faster host-to-device copies)
     progress_bar: bool = True
@@ -261,6 +264,7 @@ class TrainConfig:
                     f"train.trackers: {name!r} is not valid; choose from ['wandb', 'tensorboard']"
                 )
         _check_min(self.pad_to_multiple_of, 1, "train.pad_to_multiple_of", " (or null: no bucketing)")
+        _check_min(self.profile_steps, 0, "train.profile_steps", " (0: no profiler window)")
         if self.adafactor_relative_step and self.optimizer != "adafactor":
             raise ValueError(
                 f"train.adafactor_relative_step=true needs train.optimizer=adafactor, got {self.optimizer!r}"

@@ -46,6 +46,7 @@ NON_RESULT_KEYS = frozenset(
         "train.compile_mode",
         "train.compile_backend",
         "train.pad_to_multiple_of",
+        "train.profile_steps",  # a profiler window: measures, changes nothing
     }
 )
 

@@ -34,6 +34,7 @@ from kronbench.export import save_adapter
 from kronbench.methods.base import Method
 from kronbench.metrics import is_better
 from kronbench.optim import build_optimizer
+from kronbench.profiling import StepProfiler
 from kronbench.report import eval_line
 from kronbench.tasks.base import Task
 
@@ -254,6 +255,7 @@ class Trainer:
         step, epoch, seen_samples = 0, 0, 0
         running: list[torch.Tensor] = []  # this epoch's batch losses, on the device (loss_values reads them)
         step_clock = StepClock()
+        profiler = StepProfiler(cfg.profile_steps, steps)
         generators = shuffle_generators(train_loader)
         state = None
         if self.state_dir is not None and cfg.save_state:
@@ -360,6 +362,7 @@ class Trainer:
                     continue
                 step += 1
                 step_clock.tick()
+                profiler.after_step(step)
                 bar.update(1)
                 if step % cfg.log_every == 0:
                     window = running[-cfg.log_every * cfg.grad_accum :]  # the micro-batches of the last steps
@@ -412,6 +415,7 @@ class Trainer:
             "steady_step_ms": step_clock.steady_ms(),
             "resumed_at_steps": resumed_at,
             "compile": compiled.as_record(),
+            "profile": profiler.close(),
         }
         result.memory = {"peak_gpu_gb": peak_memory_gb(acc.device)}
         return result

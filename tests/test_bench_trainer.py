@@ -17,6 +17,24 @@ def test_the_shipped_plan_names_scenarios_that_exist():
         assert spec["reference"] in spec["methods"]
 
 
+def test_every_shipped_scenario_entry_composes_into_a_valid_run_config():
+    """Each (scenario, method, mode) of conf/bench/trainer.yaml is a config the trainer accepts."""
+    from hydra import compose, initialize_config_dir
+
+    from kronbench.config import register_schemas, validate_config
+
+    register_schemas()
+    plan = yaml.safe_load((CONF_DIR / "bench" / "trainer.yaml").read_text())
+    with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
+        for name, spec in plan["scenarios"].items():
+            for method, extra in spec["methods"].items():
+                for mode in bench_trainer.MODES.values():
+                    overrides = [*spec["overrides"], *plan["overrides"], *extra, *mode]
+                    run_cfg = validate_config(compose("config", overrides=overrides))
+                    assert run_cfg.train.profile_steps == 20, (name, method)
+                    assert run_cfg.method.name == extra[0].split("=")[1], (name, method)
+
+
 @needs_shared
 def test_tiny_plan_writes_one_record_per_method_and_mode(tmp_path):
     plan = {
@@ -32,6 +50,7 @@ def test_tiny_plan_writes_one_record_per_method_and_mode(tmp_path):
             "train.progress_bar=false",
             "train.compile_backend=aot_eager",
             "train.pad_to_multiple_of=32",
+            "train.profile_steps=2",
         ],
         "scenarios_to_run": ["tiny"],
         "scenarios": {
@@ -51,6 +70,7 @@ def test_tiny_plan_writes_one_record_per_method_and_mode(tmp_path):
     records = {p.name: json.loads(p.read_text()) for p in written}
     assert all(r["rounds"] == 1 and r["train_samples_per_second"] > 0 for r in records.values())
     assert all(r["steady_step_ms"] > 0 for r in records.values())
+    assert all(r["kernel_launches_per_step"] is not None for r in records.values())  # the profiler window ran
     assert records["lora-compiled.json"]["compile"]["used"] is True
     assert records["lora-eager.json"]["compile"]["requested"] is False
     assert records["krona-eager.json"]["trainable"] < records["lora-eager.json"]["trainable"]
