@@ -708,17 +708,20 @@ TABLE_NOTE = (
 
 
 def load_records(out_dir: Path) -> list[dict[str, Any]]:
-    """Every bench record under `out_dir` (files holding a list of records too), sorted by path."""
-    import json
+    """Every bench record under `out_dir` (files holding a list of records too), sorted by path; a file that
+    cannot be read is named on stderr with the reason (`kronbench.tables.records.read_json`), never dropped quietly."""
+    import sys
+
+    from kronbench.tables.records import read_json
 
     out: list[Any] = []
     for path in sorted(out_dir.rglob("*.json")) if out_dir.is_dir() else []:
-        try:
-            data = json.loads(path.read_text())
-        except json.JSONDecodeError:
+        data, reason = read_json(path)
+        if reason is not None:
+            print(f"bench: skipped {path}: {reason}", file=sys.stderr)
             continue
         out += data if isinstance(data, list) else [data]
-    return [d for d in out if isinstance(d, dict) and d.get("method")]
+    return [d for d in out if isinstance(d, dict) and d.get("method") and d.get("kind") != "trainer"]
 
 
 def _fmt(

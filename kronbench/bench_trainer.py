@@ -107,6 +107,48 @@ def bench_scenario(
     return out
 
 
+NOTE = (
+    "Each row: the real trainer (`python -m kronbench`) for a fixed number of optimizer steps; medians over "
+    "interleaved rounds with [min, max]. *step* is the steady wall time of an optimizer step, *kernel* the GPU "
+    "kernel time of the same step (profiler window, `train.profile_steps`), *×ref* the step over the scenario's "
+    "reference method in the same mode, *×eager* the eager step over this one."
+)
+
+
+def _num(value: Any, digits: int = 2) -> str:
+    return "–" if value is None else f"{value:.{digits}f}"
+
+
+def render(records: list[dict[str, Any]]) -> dict[str, str]:
+    """Markdown per scenario from `make bench-trainer` records (kind "trainer"), methods in record order."""
+    by_scenario: dict[str, list[dict[str, Any]]] = {}
+    for rec in records:
+        by_scenario.setdefault(rec["scenario"], []).append(rec)
+    out = {}
+    for scenario, recs in by_scenario.items():
+        gpu = (recs[0].get("env") or {}).get("gpu") or "no GPU"
+        lines = [
+            f"{gpu}; reference {recs[0].get('reference')}; {recs[0].get('rounds')} rounds.",
+            "",
+            "| method | mode | step ms [min, max] | kernel ms | step / kernel | samples/s | ×ref | ×eager "
+            "| compiled | score |",
+            "|---|---|---|---|---|---|---|---|---|---|",
+        ]
+        for r in sorted(recs, key=lambda r: (r["method"], r["mode"])):
+            lo_hi = r.get("steady_step_ms_spread") or []
+            spread_text = f" [{_num(lo_hi[0])}, {_num(lo_hi[1])}]" if len(lo_hi) == 2 else ""
+            compiled = (r.get("compile") or {}).get("used")
+            lines.append(
+                f"| {r['method']} | {r['mode']} | {_num(r['steady_step_ms'])}{spread_text} "
+                f"| {_num(r.get('gpu_kernel_ms'))} | {_num(r.get('step_over_kernel'))} "
+                f"| {_num(r.get('train_samples_per_second'), 0)} | {_num(r.get('ratio_to_reference'), 3)} "
+                f"| {_num(r.get('speedup_over_eager'), 2)} | {'yes' if compiled else 'no'} "
+                f"| {_num(r.get('score'), 1)} |"
+            )
+        out[scenario] = "\n".join(lines) + "\n"
+    return out
+
+
 def main(argv: list[str] | None = None) -> list[Path]:
     parser = argparse.ArgumentParser(
         prog="python -m kronbench.bench_trainer", description=__doc__.splitlines()[0]

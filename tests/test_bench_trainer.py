@@ -89,3 +89,28 @@ def test_step_clock_leaves_out_pauses_and_the_warm_up():
     ticks.pause()  # an evaluation between two steps is not a step's time
     ticks.tick()
     assert ticks.durations == [] and StepClock().steady_ms() is None
+
+
+def test_trainer_bench_records_render_in_make_tables(tmp_path):
+    """`make tables` reads bench-trainer records (kind "trainer") and writes one table per scenario."""
+    from kronbench import tables
+
+    record = {
+        "kind": "trainer", "schema_version": 1, "scenario": "bert-base-rte", "method": "lora", "mode": "compiled",
+        "reference": "lora", "steady_step_ms": 12.5, "steady_step_ms_spread": [12.1, 13.0], "gpu_kernel_ms": 10.0,
+        "step_over_kernel": 1.25, "train_samples_per_second": 2560.0, "ratio_to_reference": 1.0,
+        "speedup_over_eager": 3.2, "compile": {"used": True}, "score": 52.7, "rounds": 3,
+        "env": {"gpu": "NVIDIA H100 80GB HBM3"},
+    }  # fmt: skip
+    path = tmp_path / "results" / "bench" / "trainer" / "bert-base-rte" / "lora-compiled.json"
+    path.parent.mkdir(parents=True)
+    path.write_text(json.dumps(record))
+    records = tables.load_records(tmp_path / "results")
+    assert not records.excluded and len(records.trainer_bench) == 1
+    written = tables.write_bench_tables(records, tmp_path)
+    text = (tmp_path / "bench_trainer_bert-base-rte.md").read_text()
+    assert written == [tmp_path / "bench_trainer_bert-base-rte.md"]
+    assert (
+        "| lora | compiled | 12.50 [12.10, 13.00] | 10.00 | 1.25 | 2560 | 1.000 | 3.20 | yes | 52.7 |" in text
+    )
+    assert "NVIDIA H100 80GB HBM3" in text

@@ -27,12 +27,18 @@ __all__ = ["Cell", "Records", "SpecError", "Table", "build_table", "load_records
 
 
 def write_bench_tables(records: Records, out: Path) -> list[Path]:
-    """One markdown file per bench setting (`bench_<model>_<precision>-<mode>.md`, kronbench.bench.bench_tables)."""
-    if not records.bench:
-        return []
+    """One markdown file per bench setting (`bench_<model>_<precision>-<mode>.md`, kronbench.bench.bench_tables)
+    and per real-trainer scenario (`bench_trainer_<scenario>.md`, kronbench.bench_trainer.render)."""
     from kronbench.bench import TABLE_NOTE, bench_tables
+    from kronbench.bench_trainer import NOTE, render
 
     paths = []
+    for scenario, text in sorted(render(records.trainer_bench).items()):
+        path = out / f"bench_trainer_{scenario}.md"
+        path.write_text(f"# Real-trainer bench — {scenario}\n\n{NOTE}\n\n{text}")
+        paths.append(path)
+    if not records.bench:
+        return paths
     for (model, precision, mode), text in sorted(bench_tables(records.bench).items()):
         path = out / f"bench_{model}_{precision}-{mode}.md"
         path.write_text(f"# Bench — {model}, {precision}, {mode}\n\n{TABLE_NOTE}\n\n{text}")

@@ -33,6 +33,7 @@ class Records:
     completed: list[dict[str, Any]] = field(default_factory=list)
     failed: list[dict[str, Any]] = field(default_factory=list)
     bench: list[dict[str, Any]] = field(default_factory=list)
+    trainer_bench: list[dict[str, Any]] = field(default_factory=list)  # `make bench-trainer` (kind "trainer")
     excluded: list[Excluded] = field(default_factory=list)
     _index: dict[tuple[str, ...], list[dict[str, Any]]] | None = field(default=None, repr=False)
 
@@ -90,6 +91,17 @@ def run_record_problem(data: Any) -> str | None:
     return None
 
 
+TRAINER_BENCH_SCHEMAS = (1,)
+
+
+def trainer_bench_problem(data: dict[str, Any]) -> str | None:
+    """Why a `make bench-trainer` record (kind "trainer") is not usable (None when it is)."""
+    if data.get("schema_version") not in TRAINER_BENCH_SCHEMAS:
+        return f"foreign schema: trainer bench schema_version {data.get('schema_version')!r}"
+    missing = [k for k in ("scenario", "method", "mode", "steady_step_ms") if k not in data]
+    return f"foreign: trainer bench record without {', '.join(missing)}" if missing else None
+
+
 def bench_record_problem(data: Any) -> str | None:
     """Why `data` is not a usable bench record (None when it is one)."""
     if not isinstance(data, dict):
@@ -123,6 +135,11 @@ def load_records(root: Path) -> Records:
 
 def add_bench(out: Records, data: Any, name: str) -> str | None:
     """Add the bench record(s) of one file (a record or a list of them); the reason when it holds none."""
+    if isinstance(data, dict) and data.get("kind") == "trainer":
+        reason = trainer_bench_problem(data)
+        if reason is None:
+            out.trainer_bench.append({**data, "_path": name})
+        return reason
     items = data if isinstance(data, list) else [data]
     reason = next((p for p in map(bench_record_problem, items) if p), None)
     if reason is None:
