@@ -112,6 +112,13 @@ def row_selectors(table: Table, row: dict[str, Any]) -> list[Any]:
     return [s for col in cols for s in table.cells[row["label"]][col].selectors]
 
 
+def table_scale(spec: dict[str, Any]) -> str:
+    """`local` for a table of scale=local runs (`scale: local`, or its cells pin the MiniLM model), else `paper`."""
+    if spec.get("scale"):
+        return str(spec["scale"])
+    return "local" if (spec.get("cell") or {}).get("model") == "minilm" else "paper"
+
+
 def in_scope(spec: dict[str, Any], record: dict[str, Any]) -> bool:
     """A run of one of the table's own presets (table or column `preset:`, not a row's borrowed one) that agrees
     with the table-level pins (`cell:` values without templates) and the optional `scope: {axis: [values]}`."""
@@ -119,6 +126,8 @@ def in_scope(spec: dict[str, Any], record: dict[str, Any]) -> bool:
     own = {spec.get("preset"), *(c.get("preset") for c in spec["columns"])} - {None}
     if exp.get("preset") not in own:
         return False
+    if (exp.get("scale") or "paper") != table_scale(spec):
+        return False  # a scale=local run belongs to the local tables, never to a paper table's left-out list
     cell = exp.get("cell") or {}
     pins = {
         k: axis_value(v) for k, v in (spec.get("cell") or {}).items() if not TEMPLATE.search(axis_value(v))

@@ -144,7 +144,7 @@ def config_key(record: dict[str, Any]) -> str:
 # ---------------------------------------------------------------------------------------------------- specs
 
 SELECTION_KEYS = {"label", "paper_label", "preset", "cell", "vars", "deviations", "over", "metric", "model"}
-TABLE_KEYS = {"title", "paper", "preset", "cell", "vars", "deviations", "over", "scope", "select", "model",
+TABLE_KEYS = {"title", "paper", "preset", "cell", "vars", "deviations", "over", "scope", "scale", "select", "model",
               "expected_seeds", "digits", "always", "params_unit", "value", "ratio_to", "ranks", "metric",
               "main_metric", "rows", "columns", "_name", "_local_of"}  # fmt: skip
 ROW_KEYS = SELECTION_KEYS | {"role", "paper_only", "only", "method", "variants"}
