@@ -237,6 +237,12 @@ class TrainConfig:
         ("default", "reduce-overhead", "max-autotune"),
         "torch.compile mode; reduce-overhead: CUDA graphs",
     )
+    compile_scope: str = choice(
+        "blocks",
+        ("blocks", "model"),
+        "blocks: each repeated layer compiled (one graph shared by identical layers, fast to compile); "
+        "model: the whole forward",
+    )
     compile_backend: str = "inductor"  # torch.compile backend ("aot_eager": trace only, for debugging)
     pad_to_multiple_of: int | None = (
         None  # pad batches to a multiple of this length (bounded shapes for compile)

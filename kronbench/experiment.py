@@ -45,6 +45,7 @@ NON_RESULT_KEYS = frozenset(
         "train.compile",
         "train.compile_mode",
         "train.compile_backend",
+        "train.compile_scope",
         "train.pad_to_multiple_of",
         "train.profile_steps",  # a profiler window: measures, changes nothing
     }

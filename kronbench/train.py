@@ -239,7 +239,9 @@ class Trainer:
         optimizer, scheduler = build_optimizer(self.model, cfg, steps)  # warmup/decay/weight decay: optim.py
         self.model, optimizer, scheduler = acc.prepare(self.model, optimizer, scheduler)
         compiled = (
-            compile_model(acc.unwrap_model(self.model), cfg.compile_mode, cfg.compile_backend)
+            compile_model(
+                acc.unwrap_model(self.model), cfg.compile_mode, cfg.compile_backend, cfg.compile_scope
+            )
             if cfg.compile
             else CompileState()
         )

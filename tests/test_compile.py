@@ -6,7 +6,7 @@ import pytest
 import torch
 import torch._dynamo
 
-from kronbench.compile import BucketPadding, compile_model, padded_length, uncompile
+from kronbench.compile import BucketPadding, compile_model, eager, padded_length, repeated_blocks, uncompile
 from kronbench.run import run
 from tests.conftest import DATA_DIR, compose_config, needs_shared
 from tests.test_baselines import make_method
@@ -69,7 +69,8 @@ def loss_and_grads(model, batch):
         ("full", []),
     ],
 )
-def test_compiled_forward_and_backward_equal_eager(name, overrides):
+@pytest.mark.parametrize("scope", ["model", "blocks"])
+def test_compiled_forward_and_backward_equal_eager(name, overrides, scope):
     """Traced by Dynamo + AOT autograd (backend aot_eager: the graphs the GPU compiler receives, run eagerly)."""
     torch._dynamo.reset()
     model, _ = tiny_model("tiny-bert")
@@ -80,15 +81,52 @@ def test_compiled_forward_and_backward_equal_eager(name, overrides):
     ids = torch.randint(5, 1000, (2, 8), generator=gen)
     batch = {"input_ids": ids, "attention_mask": torch.ones_like(ids), "labels": torch.tensor([0, 1])}
     eager_loss, eager_grads = loss_and_grads(model, batch)
-    state = compile_model(model, backend="aot_eager")
+    state = compile_model(model, backend="aot_eager", scope=scope)
     compiled_loss, compiled_grads = loss_and_grads(model, batch)
     assert state.used, state.fallback_reason
+    assert (state.scope, state.blocks) == (("blocks", 2) if scope == "blocks" else ("model", 0))
     torch.testing.assert_close(compiled_loss, eager_loss, rtol=1e-5, atol=1e-6)
     assert compiled_grads.keys() == eager_grads.keys()
     for key, grad in eager_grads.items():
         torch.testing.assert_close(compiled_grads[key], grad, rtol=1e-4, atol=1e-6, msg=key)
     uncompile(model)
-    assert model._compiled_call_impl is None
+    assert all(m._compiled_call_impl is None for m in model.modules())
+
+
+def test_block_scope_compiles_the_outermost_stack_once_for_identical_layers():
+    """tiny-bert's two encoder layers (adapters and experts inside them are not stacks of their own) share one
+    traced graph: the backend is asked once for both, so a 24-layer model compiles about as fast as one layer."""
+    torch._dynamo.reset()
+    model, _ = tiny_model("tiny-bert")
+    make_method("madakron_partial", "tiny-bert", "method.r=8", "method.r2=2").apply(model)
+    blocks = repeated_blocks(model)
+    assert blocks == list(model.bert.encoder.layer)
+    graphs = []
+
+    def counting_backend(graph, example_inputs):
+        graphs.append(graph)
+        return graph.forward
+
+    model.eval()
+    ids = torch.randint(5, 1000, (2, 8), generator=torch.Generator().manual_seed(3))
+    with torch.no_grad():
+        expected = model(input_ids=ids).logits
+        state = compile_model(model, backend=counting_backend, scope="blocks")
+        got = model(input_ids=ids).logits
+    assert state.used and state.blocks == 2
+    assert len(graphs) == 1
+    torch.testing.assert_close(got, expected)
+    with eager(model):
+        assert all(m._compiled_call_impl is None for m in model.modules())
+    assert all(b._compiled_call_impl is not None for b in blocks)
+
+
+def test_a_model_without_a_stack_is_compiled_whole():
+    model = torch.nn.Sequential(torch.nn.Linear(4, 4), torch.nn.ReLU())
+    state = compile_model(model, backend="aot_eager", scope="blocks")
+    assert (state.scope, state.blocks) == ("model", 0) and model._compiled_call_impl is not None
+    with pytest.raises(ValueError, match="compile_scope='layers' is not valid"):
+        compile_model(model, scope="layers")
 
 
 def test_a_failing_compiler_falls_back_to_eager_and_says_why():
@@ -110,6 +148,8 @@ def test_a_failing_compiler_falls_back_to_eager_and_says_why():
         "used": False,
         "mode": "default",
         "fallback": state.fallback_reason,
+        "scope": "model",
+        "blocks": 0,
     }
     torch.testing.assert_close(got, expected)
 
