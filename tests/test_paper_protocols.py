@@ -80,6 +80,10 @@ def short_task(name: str) -> str:
     return name.split("/")[-1]
 
 
+# MAdaKron's full fine-tuning rows quote other works; the preset runs it at a full fine-tuning lr (an assumption)
+MADAKRON_FULL_FT_LR = 2e-5
+
+
 def expected_madakron(preset: str, setup: str, task: str) -> dict[str, Any]:
     family = setup.split("/")[0]
     exp: dict[str, Any] = {"train.protocol": "authors_code", "train.optimizer": "adamw"}
@@ -209,6 +213,8 @@ def mismatches(preset: str, overrides: list[str]) -> list[str]:
         exp = expected_krona(preset, method, task)
     else:
         exp = expected_madakron(preset, choices["experiment/part/setup"], task)
+        if choices.get("experiment/part/method") == "full":  # quoted from other works, not Table A.1's lr
+            exp["lr"] = MADAKRON_FULL_FT_LR
     if "madakron_table10" in preset:  # Table 10: one epoch, batch 32 (its caption), the rest as Table A.1
         exp |= {"epochs": 1, "batch": 32}
     obs = observed(full)
