@@ -45,17 +45,25 @@ def gpu_profile(fn: Callable[[], Any], calls: int) -> dict[str, float]:
     return kernel_summary(prof, calls)
 
 
+def warm_up_steps(steps: int) -> int:
+    """Steps a timing of `steps` optimizer steps leaves out first (compilation and caches warm up there): the first
+    tenth, at least 10 when there are 20 or more."""
+    return max(steps // 10, 10 if steps >= 20 else 0)
+
+
 class StepProfiler:
     """Profiles optimizer steps `first + 1 … first + count` of a training loop (after its warm-up and compile).
 
-    `after_step(step)` is called after every optimizer step; `record()` is the window's wall ms per step, kernel
-    ms per step and launches per step, or None when the window never closed (the run was shorter).
+    `after_step(step)` is called after every optimizer step; `close()` returns the window's wall ms per step,
+    kernel ms per step and launches per step, or None when the window never closed (the run was shorter). An
+    evaluation that falls inside the window counts in its wall time (`make bench-trainer` evaluates at the end).
     """
 
     def __init__(self, count: int, total_steps: int) -> None:
         self.count = max(0, count)
-        warm = max(total_steps // 10, 10 if total_steps >= 20 else 0)  # StepClock's warm-up
-        self.first = max(1, min(warm, total_steps - self.count))  # opened after a step: the first is 1
+        self.first = max(
+            1, min(warm_up_steps(total_steps), total_steps - self.count)
+        )  # opened after a step: the first is 1
         self.prof: profile | None = None
         self.started = 0.0
         self.result: dict[str, float] | None = None

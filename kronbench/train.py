@@ -34,7 +34,7 @@ from kronbench.export import save_adapter
 from kronbench.methods.base import Method
 from kronbench.metrics import is_better
 from kronbench.optim import build_optimizer
-from kronbench.profiling import StepProfiler
+from kronbench.profiling import StepProfiler, warm_up_steps
 from kronbench.report import eval_line
 from kronbench.tasks.base import Task
 
@@ -155,8 +155,7 @@ class StepClock:
         self.last = now
 
     def steady_ms(self) -> float | None:
-        warm = max(len(self.durations) // 10, 10 if len(self.durations) >= 20 else 0)
-        steady = self.durations[warm:]
+        steady = self.durations[warm_up_steps(len(self.durations)) :]
         return round(1000 * statistics.median(steady), 4) if steady else None
 
 
