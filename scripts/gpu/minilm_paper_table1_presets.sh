@@ -7,23 +7,29 @@
 #   reaches the peak lr on the small tasks.
 # 56 + 36 runs; both sweeps run at once, RUNS_PER_GPU runs each per GPU. Records go to the committed results/
 # (output_dir=results); records already complete are skipped. On a bare GPU machine: source scripts/gpu/setup.sh.
-# Run: bash scripts/gpu/minilm_paper_table1_presets.sh
+# Run: bash scripts/gpu/minilm_paper_table1_presets.sh            (PRESETS="madakron" or "krona" runs one sweep)
 set -euo pipefail
 PY=${PY:-python}
 RUNS_PER_GPU=${RUNS_PER_GPU:-8}
 MADAKRON_EPOCHS=${MADAKRON_EPOCHS:-5}
 TASKS=(cola mrpc stsb rte)
 KRONA_METHODS=(full bitfit houlsby lora compacter parallel_adapter krona krona_b krona_b_res)
+PRESETS=${PRESETS:-madakron krona}
 cells=$(for m in "${KRONA_METHODS[@]}"; do for t in "${TASKS[@]}"; do printf 'krona_paper/%s/%s,' "$m" "$t"; done; done)
+madakron=""
+krona=""
+if [[ " $PRESETS " == *" madakron "* ]]; then
 $PY -m kronbench -m experiment=madakron_table1_glue_bert scale=local seed=0 train.epochs="$MADAKRON_EPOCHS" \
   experiment/part/setup=a1_bert/cola,a1_bert/mrpc,a1_bert/stsb,a1_bert/rte \
   hydra/launcher=parallel hydra.callbacks.pin_gpus.runs_per_gpu="$RUNS_PER_GPU" output_dir=results &
 madakron=$!
+fi
+if [[ " $PRESETS " == *" krona "* ]]; then
 $PY -m kronbench -m experiment=krona_table1_glue scale=local seed=0 "experiment/part/cell=${cells%,}" \
   hydra/launcher=parallel hydra.callbacks.pin_gpus.runs_per_gpu="$RUNS_PER_GPU" output_dir=results &
 krona=$!
+fi
 status=0
-wait $madakron || status=$?
-wait $krona || status=$?
+for pid in $madakron $krona; do wait "$pid" || status=$?; done
 $PY -m kronbench.tables --results results
 exit $status
