@@ -26,7 +26,15 @@ TINY = {  # shapes dividing hidden 32
     "madakron_full": ["method.r=8", "method.r2=2"],
     "cdka": ["method.r1=2", "method.r2=4"],
 }
-IDENTITY_AT_INIT = ["krona_b", "adakron", "madakron_partial", "madakron_full", "cdka"]
+# (method, overrides): AdaKron/MAdaKron start at the pretrained model only with init=zero_up (the default is the
+# released code's N(0, 0.02) init, tested below)
+IDENTITY_AT_INIT = [
+    ("krona_b", ()),
+    ("adakron", ("method.init=zero_up",)),
+    ("madakron_partial", ("method.init=zero_up",)),
+    ("madakron_full", ("method.init=zero_up",)),
+    ("cdka", ()),
+]
 
 
 def make_method(name: str, model_name: str = "tiny-bert", *overrides: str):
@@ -61,11 +69,12 @@ def eval_logits(model: nn.Module, batch: dict) -> torch.Tensor:
 # --- parameter counts on the real BERT-base config ----------------------------------------------------------------
 
 
-def bert_base_adapter_params(name: str, *overrides: str) -> tuple[int, int, nn.Module]:
+def bert_base_adapter_params(name: str, *overrides: str, materialise: bool = False) -> tuple[int, int, nn.Module]:
     from transformers import BertConfig, BertForSequenceClassification
 
     with torch.device("meta"):
         model = BertForSequenceClassification(BertConfig())
+    model = model.to_empty(device="cpu") if materialise else model
     method = make_method(name, "bert-base-uncased", "method.r=48", "method.r2=4", *overrides)
     report = method.apply(model)
     adapters = [m.adapter for m in model.modules() if hasattr(m, "adapter")]
@@ -89,15 +98,31 @@ def test_adakron_bert_base_is_060m_and_madakron_inference_matches():
 
 
 @pytest.mark.parametrize("model_name", FAMILIES)
-@pytest.mark.parametrize("name", IDENTITY_AT_INIT)
-def test_identity_at_init_every_family(name, model_name):
+@pytest.mark.parametrize(("name", "overrides"), IDENTITY_AT_INIT)
+def test_identity_at_init_every_family(name, overrides, model_name):
     model, _ = tiny_model(model_name)
     batch = batch_for(model)
     before = eval_logits(model, batch)
-    method = make_method(name, model_name)
+    method = make_method(name, model_name, *overrides)
     torch.manual_seed(0)
     method.apply(model)
     torch.testing.assert_close(eval_logits(model, batch), before)
+
+
+@pytest.mark.parametrize("name", ["adakron", "madakron_partial", "madakron_full"])
+def test_adakron_default_init_is_the_released_codes(name):
+    """Every adapter linear (D_c, D_v, each expert, W_up) is N(0, 0.02) with zero biases, as the released code's
+    `_init_weights` draws them; so the adapter is not the identity at initialisation."""
+    torch.manual_seed(0)
+    _, _, model = bert_base_adapter_params(name, materialise=True)
+    adapter = next(m.adapter for m in model.modules() if hasattr(m, "adapter"))
+    weights = {n: p for n, p in adapter.named_parameters() if n.endswith("weight")}
+    biases = {n: p for n, p in adapter.named_parameters() if n.endswith("bias")}
+    assert any(n.startswith("up.") for n in weights) and len(weights) >= 3, sorted(weights)
+    for n, w in weights.items():
+        assert abs(w.float().std().item() - 0.02) < 0.002, (n, w.std().item())
+    for n, b in biases.items():
+        assert torch.count_nonzero(b) == 0, n
 
 
 def test_krona_b_res_starts_with_unit_residual():

@@ -4,7 +4,10 @@ AdaKron: a Pfeiffer-position adapter (sequential, after the FFN output projectio
 the family's `sites.ffn.output`) `h + W_up·GELU(y_c ⊗ y_v) + b_up`, `y_v = W_v h + b_v ∈ R^{r1}`,
 `y_c = W_c h + b_c ∈ R^{r2}`, `r = r1·r2`; `y_c ⊗ y_v = [y_c1·y_v, …, y_cr2·y_v]`. BERT-base with r=48, r2=4:
 12·((768+1)(12+4) + 48·768 + 768) = 599,232 parameters (paper Table 1: 0.6M).
-Init (not stated in the paper): D_v, D_c nn.Linear default, W_up/b_up zero, so the model starts at the pretrained one.
+Init (not stated in the paper), `method.init`:
+- `normal` (default): the released code's -- every adapter linear (D_c, D_v and their experts, W_up) N(0, init_std),
+  zero biases (the model's `_init_weights`), so the adapter is not exactly the identity at initialisation;
+- `zero_up`: D_c, D_v nn.Linear's default (Kaiming-uniform), W_up/b_up zero: training starts at the pretrained model.
 
 `product` (Table 7), our reading where the paper gives words only:
 - `kron` (default): as above.
@@ -44,6 +47,7 @@ from kronbench.registry import register_method
 PRODUCTS = ("kron", "kron_up", "kron_both", "symmetric", "kron_sum", "product_sum", "hadamard", "khatri_rao")
 KRON_DOWN = ("kron", "kron_both", "symmetric", "kron_sum", "product_sum", "hadamard", "khatri_rao")
 KRON_UP = ("kron_up", "kron_both")
+ADAKRON_INITS = ("normal", "zero_up")
 
 
 @dataclass
@@ -54,6 +58,8 @@ class AdaKronConfig(MethodConfig):
     product: str = "kron"  # one of PRODUCTS (Table 7 variants)
     khatri_rao_blocks: int = 2  # p, only for product=khatri_rao
     activation: str = "gelu"  # applied to the combined down projection (the paper: GELU)
+    init: str = "normal"  # "normal": N(0, init_std) everywhere, zero biases (released code); "zero_up": see docstring
+    init_std: float = 0.02
     dropout: float = 0.0  # dropout on the adapter input
     placement: str = (
         "ffn"  # site kind(s) of the model family: "ffn" (Pfeiffer position) or "attention"/"both"
@@ -71,6 +77,8 @@ class AdaKronConfig(MethodConfig):
             raise ValueError(f"product=hadamard needs r2={self.r2} to divide r1={r1}")
         if self.product == "khatri_rao" and (self.khatri_rao_blocks < 1 or r1 % self.khatri_rao_blocks):
             raise ValueError(f"method.khatri_rao_blocks={self.khatri_rao_blocks} must divide r1={r1}")
+        if self.init not in ADAKRON_INITS:
+            raise ValueError(f"method.init={self.init!r} is not valid; choose one of {list(ADAKRON_INITS)}")
         if self.placement not in ("ffn", "attention", "both"):
             raise ValueError(
                 f"method.placement={self.placement!r} is not valid; choose ffn, attention or both"
@@ -82,6 +90,8 @@ class AdaKronConfig(MethodConfig):
 
     def tag(self) -> str:
         tag = f"r{self.r}_rc{self.r2}_{self.product}"
+        if self.init != "normal":
+            tag = f"{tag}_{self.init}"
         return tag if self.placement == "ffn" else f"{tag}_{self.placement}"
 
 
@@ -133,24 +143,30 @@ class KronDown(nn.Module):
 
 
 class KronUp(nn.Module):
-    """Kronecker up projection `u_c(g) ⊗ u_v(g)`, `u_c ∈ R^{r2}`, `u_v ∈ R^{d/r2}`; u_v starts at zero (identity)."""
+    """Kronecker up projection `u_c(g) ⊗ u_v(g)`, `u_c ∈ R^{r2}`, `u_v ∈ R^{d/r2}`; with init `zero_up` u_v starts at
+    zero (identity), with `normal` both are N(0, std)."""
 
-    def __init__(self, r: int, d_out: int, r2: int, name: str) -> None:
+    def __init__(self, r: int, d_out: int, r2: int, name: str, init: str = "zero_up", std: float = 0.02) -> None:
         super().__init__()
         if d_out % r2:
             raise ValueError(f"product kron_up: r2={r2} must divide the hidden size {d_out} at {name!r}")
         self.u_c = nn.Linear(r, r2)
         self.u_v = nn.Linear(r, d_out // r2)
-        init_linear_(self.u_v.weight, self.u_v.bias, "zeros")
+        if init == "normal":
+            init_linear_(self.u_c.weight, self.u_c.bias, "normal", std)
+            init_linear_(self.u_v.weight, self.u_v.bias, "normal", std)
+        else:
+            init_linear_(self.u_v.weight, self.u_v.bias, "zeros")
 
     def forward(self, g: torch.Tensor) -> torch.Tensor:
         return (self.u_c(g).unsqueeze(-1) * self.u_v(g).unsqueeze(-2)).flatten(-2)
 
 
 def build_adakron(d: int, cfg: AdaKronConfig, name: str, make_c=None, make_v=None) -> BottleneckAdapter:
-    """One AdaKron adapter (`h + up(GELU(combine(D_c h, D_v h)))`); `make_c/make_v(d_in, d_out)` build D_c/D_v."""
-    make_c = make_c or nn.Linear
-    make_v = make_v or nn.Linear
+    """One AdaKron adapter (`h + up(GELU(combine(D_c h, D_v h)))`), initialised per `cfg.init`;
+    `make_c/make_v(d_in, d_out)` build D_c/D_v (expert mixtures initialise their own experts the same way)."""
+    make_c = make_c or _linear(cfg)
+    make_v = make_v or _linear(cfg)
     r1, r2 = cfg.r1, cfg.r2
     if cfg.product in KRON_DOWN:
         c_out = r2 * cfg.khatri_rao_blocks if cfg.product == "khatri_rao" else r2
@@ -160,13 +176,29 @@ def build_adakron(d: int, cfg: AdaKronConfig, name: str, make_c=None, make_v=Non
         down = make_c(d, cfg.r)
         width = cfg.r
     if cfg.product in KRON_UP:
-        up: nn.Module = KronUp(width, d, r2, name)
+        up: nn.Module = KronUp(width, d, r2, name, cfg.init, cfg.init_std)
     else:
         up = nn.Linear(width, d)
-        init_linear_(up.weight, up.bias, "zeros")
+        init_linear_(up.weight, up.bias, "normal" if cfg.init == "normal" else "zeros", cfg.init_std)
     return BottleneckAdapter(
         d, width, activation=cfg.activation, residual=True, dropout=cfg.dropout, down=down, up=up
     )
+
+
+def expert_init(cfg: AdaKronConfig) -> str:
+    """`init_linear_`'s name for a down projection under `cfg.init`."""
+    return "normal" if cfg.init == "normal" else "linear"
+
+
+def _linear(cfg: AdaKronConfig):
+    """A builder of one plain down projection `nn.Linear(d_in, d_out)`, initialised per `cfg.init`."""
+
+    def make(d_in: int, d_out: int) -> nn.Linear:
+        layer = nn.Linear(d_in, d_out)
+        init_linear_(layer.weight, layer.bias, expert_init(cfg), cfg.init_std)
+        return layer
+
+    return make
 
 
 def _kinds(placement: str) -> tuple[str, ...]:
@@ -259,6 +291,8 @@ class MAdaKron(AdaKron):
             probs=cfg.routing_probs,
             merge_eval=cfg.merge_eval,
             eval_top_k=cfg.gate_top_k if cfg.gate else 1,
+            init=expert_init(cfg),
+            init_std=cfg.init_std,
         )
 
     def build(self, d: int, name: str) -> BottleneckAdapter:
