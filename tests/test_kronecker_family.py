@@ -69,7 +69,9 @@ def eval_logits(model: nn.Module, batch: dict) -> torch.Tensor:
 # --- parameter counts on the real BERT-base config ----------------------------------------------------------------
 
 
-def bert_base_adapter_params(name: str, *overrides: str, materialise: bool = False) -> tuple[int, int, nn.Module]:
+def bert_base_adapter_params(
+    name: str, *overrides: str, materialise: bool = False
+) -> tuple[int, int, nn.Module]:
     from transformers import BertConfig, BertForSequenceClassification
 
     with torch.device("meta"):

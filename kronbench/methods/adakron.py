@@ -58,7 +58,7 @@ class AdaKronConfig(MethodConfig):
     product: str = "kron"  # one of PRODUCTS (Table 7 variants)
     khatri_rao_blocks: int = 2  # p, only for product=khatri_rao
     activation: str = "gelu"  # applied to the combined down projection (the paper: GELU)
-    init: str = "normal"  # "normal": N(0, init_std) everywhere, zero biases (released code); "zero_up": see docstring
+    init: str = "normal"  # "normal" (released code) or "zero_up": see the module docstring
     init_std: float = 0.02
     dropout: float = 0.0  # dropout on the adapter input
     placement: str = (
@@ -146,7 +146,9 @@ class KronUp(nn.Module):
     """Kronecker up projection `u_c(g) ⊗ u_v(g)`, `u_c ∈ R^{r2}`, `u_v ∈ R^{d/r2}`; with init `zero_up` u_v starts at
     zero (identity), with `normal` both are N(0, std)."""
 
-    def __init__(self, r: int, d_out: int, r2: int, name: str, init: str = "zero_up", std: float = 0.02) -> None:
+    def __init__(
+        self, r: int, d_out: int, r2: int, name: str, init: str = "zero_up", std: float = 0.02
+    ) -> None:
         super().__init__()
         if d_out % r2:
             raise ValueError(f"product kron_up: r2={r2} must divide the hidden size {d_out} at {name!r}")
