@@ -12,15 +12,16 @@ set -euo pipefail
 PY=${PY:-python}
 RUNS_PER_GPU=${RUNS_PER_GPU:-8}
 MADAKRON_EPOCHS=${MADAKRON_EPOCHS:-5}
-TASKS=(cola mrpc stsb rte)
+TASKS=(${TASKS:-cola mrpc stsb rte})  # TASKS="cola rte" runs a subset
 KRONA_METHODS=(full bitfit houlsby lora compacter parallel_adapter krona krona_b krona_b_res)
 PRESETS=${PRESETS:-madakron krona}
+setups=$(printf 'a1_bert/%s,' "${TASKS[@]}")
 cells=$(for m in "${KRONA_METHODS[@]}"; do for t in "${TASKS[@]}"; do printf 'krona_paper/%s/%s,' "$m" "$t"; done; done)
 madakron=""
 krona=""
 if [[ " $PRESETS " == *" madakron "* ]]; then
 $PY -m kronbench -m experiment=madakron_table1_glue_bert scale=local seed=0 train.epochs="$MADAKRON_EPOCHS" \
-  experiment/part/setup=a1_bert/cola,a1_bert/mrpc,a1_bert/stsb,a1_bert/rte \
+  "experiment/part/setup=${setups%,}" \
   hydra/launcher=parallel hydra.callbacks.pin_gpus.runs_per_gpu="$RUNS_PER_GPU" output_dir=results &
 madakron=$!
 fi
