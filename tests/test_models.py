@@ -79,3 +79,22 @@ def test_gpt2_small_random_is_small_and_random():
         and cfg.config_overrides["n_layer"] == 6
         and cfg.config_overrides["n_embd"] == 512
     )
+
+
+@needs_shared
+def test_minilm_pooler_is_untrained_so_it_trains_with_the_head():
+    """all-MiniLM-L6-v2 ships a pooler that was never trained (zero bias, a random weight of std ~0.009): frozen, it
+    would squeeze [CLS] through a random projection, so conf/model/minilm.yaml trains it with the head; BERT-base's
+    NSP-trained pooler stays frozen."""
+    from safetensors import safe_open
+
+    from tests.conftest import MINILM_FP16
+
+    with safe_open(str(MINILM_FP16 / "model.safetensors"), "pt") as weights:
+        bias = weights.get_tensor("pooler.dense.bias").float()
+        weight = weights.get_tensor("pooler.dense.weight").float()
+    assert bias.abs().max().item() == 0.0
+    assert weight.std().item() < 0.015
+    minilm = to_run_config(compose_config("model=minilm", "task=glue/cola")).model
+    bert = to_run_config(compose_config("model=bert-base-uncased", "task=glue/cola")).model
+    assert "pooler" in minilm.head_modules and "pooler" not in bert.head_modules
