@@ -1,8 +1,10 @@
-"""A run's identity: what it computes (config), from which data, and for which experiment cell.
+"""A run's identity: what it computes (config), from which data and weights, and for which experiment cell.
 
-Two runs share a record path only when all three agree, so a finished run is skipped only by a run that would
-compute the same thing: another data folder, another preset's cell or a deviating override gives another path.
-Seed and output places are not part of it (the seed names the record file inside the variant folder).
+Two runs share a record path only when all four agree, so a finished run is skipped only by a run that would
+compute the same thing: other data, other weights, another preset's cell or a deviating override gives another path.
+Seed and output places are not part of it (the seed names the record file inside the variant folder), and neither
+is where a local folder lives: data and weights read from disk are named by their content, so a record made on one
+machine is recognised on another that holds the same files elsewhere.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from kronbench.config import RunConfig, TaskConfig
+from kronbench.config import ModelConfig, RunConfig, TaskConfig
 from kronbench.experiment import ExperimentCell, is_result_key
 from kronbench.results import record_path
 from kronbench.tasks.hub_source import describe
@@ -23,6 +25,8 @@ HASH_CHARS = 8
 # where a task's files live on the hub: they name the data only when the data comes from the hub
 HUB_ONLY_TASK_KEYS = frozenset({"hub_path", "hub_config", "revision", "unpinned_reason", "hub_format",
                                 "parquet_config", "hub_splits"})  # fmt: skip
+# where a model's weights are read from: the weights fingerprint names them instead
+WEIGHT_LOCATION_KEYS = frozenset({"path", "package"})
 
 
 def short_hash(data: Any) -> str:
@@ -43,7 +47,28 @@ def data_fingerprint(task: TaskConfig, data_dir: str | Path | None) -> str:
     """
     if not data_dir:
         return describe(task)  # the record's data.source: repository, config, revision (or why unpinned)
-    folder = local_data_folder(task, data_dir).resolve()
+    return folder_fingerprint(local_data_folder(task, data_dir))
+
+
+def weights_fingerprint(model: ModelConfig) -> str:
+    """`hub:<id>@<revision>` for weights from the hub; for a local folder (`model.path`) or a package a content
+    hash of the folder, so the same files name the same weights wherever they live, and other files (another
+    checkpoint, the same weights stored in another dtype) name other weights."""
+    from kronbench.models import weights_source
+
+    try:
+        source = weights_source(model)
+    except FileNotFoundError:
+        return f"local-missing:{Path(str(model.path)).name}"
+    if source == model.pretrained:
+        return f"hub:{model.pretrained}@{model.revision or 'unpinned'}"
+    return folder_fingerprint(Path(source))
+
+
+def folder_fingerprint(folder: Path) -> str:
+    """`local-sha1:<hash>` of the relative names and bytes of every file under `folder`; `local-missing:<name>`
+    when it holds none."""
+    folder = folder.expanduser().resolve()
     files = sorted(p for p in folder.rglob("*") if p.is_file()) if folder.is_dir() else []
     if not files:
         return f"local-missing:{folder.name}"
@@ -65,15 +90,22 @@ def folder_digest(folder: Path, stats: tuple[tuple[str, int, int], ...]) -> str:
 
 
 def config_hash(
-    config: dict[str, Any], experiment: ExperimentCell | None = None, data: str | None = None
+    config: dict[str, Any],
+    experiment: ExperimentCell | None = None,
+    data: str | None = None,
+    weights: str | None = None,
 ) -> str:
-    """Stable short hash of what changes a run's result: model, method, task, train, data and experiment cell.
+    """Stable short hash of what changes a run's result: model, method, task, train, data, weights and experiment
+    cell.
 
     A preset's cell enters (two presets that run the same configuration report separate numbers in the papers, so
     they keep separate runs); deviations need not, they already changed the config. The method's explicit
-    `variant` name never enters.
+    `variant` name never enters; with a weights fingerprint, neither does where the weights are read from.
     """
     keep: dict[str, Any] = {k: config[k] for k in ("model", "method", "task", "train") if k in config}
+    if weights is not None:
+        keep["model"] = {k: v for k, v in keep.get("model", {}).items() if k not in WEIGHT_LOCATION_KEYS}
+        keep["weights"] = weights
     keep["method"] = {k: v for k, v in keep.get("method", {}).items() if k != "variant"}
     # logging, progress and output settings do not change what a run computes
     keep["train"] = {k: v for k, v in keep.get("train", {}).items() if is_result_key(f"train.{k}")}
@@ -94,10 +126,12 @@ def variant_name(config: dict[str, Any], tag: str, run_hash: str) -> str:
 
 @dataclass(frozen=True)
 class RunIdentity:
-    """Everything that names a run's record: its experiment cell, data fingerprint, hash, variant and path."""
+    """Everything that names a run's record: its experiment cell, data and weights fingerprints, hash, variant and
+    path."""
 
     experiment: ExperimentCell
     data: str
+    weights: str
     run_hash: str
     variant: str
     path: Path
@@ -106,9 +140,10 @@ class RunIdentity:
 def identify(run_cfg: RunConfig, config: dict[str, Any], experiment: ExperimentCell) -> RunIdentity:
     """The identity of a composed run (`config` is the resolved container of the same config)."""
     data = data_fingerprint(run_cfg.task, run_cfg.data_dir)
-    run_hash = config_hash(config, experiment, data)
+    weights = weights_fingerprint(run_cfg.model)
+    run_hash = config_hash(config, experiment, data, weights)
     variant = variant_name(config, run_cfg.method.tag(), run_hash)
     path = record_path(
         run_cfg.output_dir, run_cfg.task.name, run_cfg.model.name, run_cfg.method.name, variant, run_cfg.seed
     )
-    return RunIdentity(experiment, data, run_hash, variant, path)
+    return RunIdentity(experiment, data, weights, run_hash, variant, path)

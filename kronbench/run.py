@@ -103,7 +103,7 @@ def run(cfg: DictConfig, run_dir: Path | None = None) -> dict[str, Any]:
         "variant": variant,
         "seed": run_cfg.seed,
         "experiment": identity.experiment.as_record(),
-        "identity": {"run_hash": identity.run_hash, "data": identity.data},
+        "identity": {"run_hash": identity.run_hash, "data": identity.data, "weights": identity.weights},
         "config": config,
         "overrides": overrides,
         "env": environment(),

@@ -102,6 +102,25 @@ def test_data_fingerprint_follows_content_not_location(tmp_path):
     assert data_fingerprint(cfg, None).startswith("hub:nyu-mll/glue/rte@")
 
 
+def test_weights_are_named_by_content_not_location(tmp_path):
+    """The same model folder at two places gives one run hash (a record made on a GPU machine is found by the sweep
+    on another); other bytes in it give another, and hub weights are named by id and revision."""
+    first, second = tmp_path / "a" / "model", tmp_path / "b" / "model"
+    for folder in (first, second):
+        folder.mkdir(parents=True)
+        (folder / "config.json").write_text('{"model_type": "bert"}')
+        (folder / "model.safetensors").write_bytes(b"weights")
+    overrides = [*TABLE9[:-1], "seed=0"]
+    at_first = composed_identity(*overrides, f"model.path={first}")
+    assert at_first.weights.startswith("local-sha1:")
+    assert composed_identity(*overrides, f"model.path={second}").run_hash == at_first.run_hash
+    (second / "model.safetensors").write_bytes(b"other weights")
+    assert composed_identity(*overrides, f"model.path={second}").run_hash != at_first.run_hash
+    hub = composed_identity("method=krona", "task=glue/rte", "model=bert-base-uncased", "seed=0")
+    bert = to_run_config(_bare("model=bert-base-uncased")).model
+    assert bert.revision and hub.weights == f"hub:{bert.pretrained}@{bert.revision}"
+
+
 def _bare(*overrides: str):
     with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
         return compose("config", overrides=list(overrides))
