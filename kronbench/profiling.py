@@ -61,9 +61,8 @@ class StepProfiler:
 
     def __init__(self, count: int, total_steps: int) -> None:
         self.count = max(0, count)
-        self.first = max(
-            1, min(warm_up_steps(total_steps), total_steps - self.count)
-        )  # opened after a step: the first is 1
+        warm = warm_up_steps(total_steps)
+        self.first = max(1, min(warm, total_steps - self.count))  # opened after a step: the first is 1
         self.prof: profile | None = None
         self.started = 0.0
         self.result: dict[str, float] | None = None

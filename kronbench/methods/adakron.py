@@ -40,7 +40,14 @@ from kronbench.config import MethodConfig
 from kronbench.consistency import consistency_tag
 from kronbench.methods.base import Method
 from kronbench.methods.kron import compute_dtype
-from kronbench.methods.mixture import BottleneckAdapter, ExpertLinear, init_linear_, mixture_aux_loss
+from kronbench.methods.mixture import (
+    BottleneckAdapter,
+    ExpertLinear,
+    down_init,
+    init_linear_,
+    mixture_aux_loss,
+    up_init,
+)
 from kronbench.methods.sites import attach_sequential, resolve_sites, site_dims
 from kronbench.registry import register_method
 
@@ -154,11 +161,9 @@ class KronUp(nn.Module):
             raise ValueError(f"product kron_up: r2={r2} must divide the hidden size {d_out} at {name!r}")
         self.u_c = nn.Linear(r, r2)
         self.u_v = nn.Linear(r, d_out // r2)
-        if init == "normal":
+        if init == "normal":  # zero_up keeps u_c at nn.Linear's default
             init_linear_(self.u_c.weight, self.u_c.bias, "normal", std)
-            init_linear_(self.u_v.weight, self.u_v.bias, "normal", std)
-        else:
-            init_linear_(self.u_v.weight, self.u_v.bias, "zeros")
+        init_linear_(self.u_v.weight, self.u_v.bias, up_init(init), std)
 
     def forward(self, g: torch.Tensor) -> torch.Tensor:
         return (self.u_c(g).unsqueeze(-1) * self.u_v(g).unsqueeze(-2)).flatten(-2)
@@ -177,19 +182,19 @@ def build_adakron(d: int, cfg: AdaKronConfig, name: str, make_c=None, make_v=Non
     else:  # kron_up: one ordinary down projection Linear(d, r) (built by make_c: MAdaKron puts its experts there)
         down = make_c(d, cfg.r)
         width = cfg.r
-    if cfg.product in KRON_UP:
-        up: nn.Module = KronUp(width, d, r2, name, cfg.init, cfg.init_std)
-    else:
-        up = nn.Linear(width, d)
-        init_linear_(up.weight, up.bias, "normal" if cfg.init == "normal" else "zeros", cfg.init_std)
+    # a plain up projection (up=None) is BottleneckAdapter's own Linear(width, d), initialised per cfg.init there
+    up = KronUp(width, d, r2, name, cfg.init, cfg.init_std) if cfg.product in KRON_UP else None
     return BottleneckAdapter(
-        d, width, activation=cfg.activation, residual=True, dropout=cfg.dropout, down=down, up=up
+        d,
+        width,
+        activation=cfg.activation,
+        residual=True,
+        dropout=cfg.dropout,
+        init=cfg.init,
+        init_std=cfg.init_std,
+        down=down,
+        up=up,
     )
-
-
-def expert_init(cfg: AdaKronConfig) -> str:
-    """`init_linear_`'s name for a down projection under `cfg.init`."""
-    return "normal" if cfg.init == "normal" else "linear"
 
 
 def _linear(cfg: AdaKronConfig):
@@ -197,7 +202,7 @@ def _linear(cfg: AdaKronConfig):
 
     def make(d_in: int, d_out: int) -> nn.Linear:
         layer = nn.Linear(d_in, d_out)
-        init_linear_(layer.weight, layer.bias, expert_init(cfg), cfg.init_std)
+        init_linear_(layer.weight, layer.bias, down_init(cfg.init), cfg.init_std)
         return layer
 
     return make
@@ -293,7 +298,7 @@ class MAdaKron(AdaKron):
             probs=cfg.routing_probs,
             merge_eval=cfg.merge_eval,
             eval_top_k=cfg.gate_top_k if cfg.gate else 1,
-            init=expert_init(cfg),
+            init=down_init(cfg.init),
             init_std=cfg.init_std,
         )
 

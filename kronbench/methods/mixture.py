@@ -64,6 +64,16 @@ def init_linear_(weight: torch.Tensor, bias: torch.Tensor | None, init: str, std
             raise ValueError(f"init={init!r} is not valid; choose one of {list(EXPERT_INITS)}")
 
 
+def down_init(init: str) -> str:
+    """`init_linear_`'s name for an adapter's down projection under adapter init `init` (one of ADAPTER_INITS)."""
+    return "normal" if init == "normal" else "linear"
+
+
+def up_init(init: str) -> str:
+    """`init_linear_`'s name for an adapter's up projection under adapter init `init` (one of ADAPTER_INITS)."""
+    return {"zero_up": "zeros", "normal": "normal", "linear": "linear"}[init]
+
+
 class ExpertLinear(nn.Module):
     """A linear layer with `n_experts` stacked experts: random or learned routing, mean-weight merge at eval."""
 
@@ -247,12 +257,9 @@ class BottleneckAdapter(nn.Module):
         self.act = get_activation(activation)
         self.up = up if up is not None else nn.Linear(r, d_out)
         if down is None:
-            init_linear_(
-                self.down.weight, self.down.bias, "normal" if init == "normal" else "linear", init_std
-            )
+            init_linear_(self.down.weight, self.down.bias, down_init(init), init_std)
         if up is None:
-            up_init = {"zero_up": "zeros", "normal": "normal", "linear": "linear"}[init]
-            init_linear_(self.up.weight, self.up.bias, up_init, init_std)
+            init_linear_(self.up.weight, self.up.bias, up_init(init), init_std)
 
     def delta(self, x: torch.Tensor) -> torch.Tensor:
         return self.scale * self.up(self.act(self.down(self.dropout(x))))
