@@ -34,6 +34,7 @@ from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 
 from kronbench import methods as _methods  # noqa: F401  (registers every method)
+from kronbench.compile import allow_recompiles
 from kronbench.config import ModelConfig, SiteConfig
 from kronbench.paths import CONF_DIR, project_dir
 from kronbench.profiling import gpu_profile
@@ -560,7 +561,7 @@ def run_chunk(kind: str, entries: list[dict[str, Any]], ctx: dict[str, Any]) -> 
     """Interleaved benchmark of `entries` (all resident at once): phase 1 prepares them one at a time, phase 2
     times `rounds` rounds, each entry taking its share in turn; return their records (not yet written)."""
     if ctx["setting"]["compile"]:  # each resident structure keeps its own graph: never fall back to eager
-        torch._dynamo.config.recompile_limit = max(torch._dynamo.config.recompile_limit, 2 * len(entries))
+        allow_recompiles(2 * len(entries))
     runners = [RUNNERS[kind](entry, ctx) for entry in entries]
     live = [r for r in runners if attempt(r, r.prepare)]
     for index in range(rounds_of(runners[0].cfg) if runners else 0):

@@ -6,6 +6,11 @@ new input shape, so batches are padded to a multiple of `train.pad_to_multiple_o
 multiple of 32 there are at most four sequence lengths). Padding is masked, so it changes no result beyond the
 rounding of a different kernel schedule.
 
+Each new shape or mode (sequence bucket × batch size — full and last partial, train and eval — × grad mode) is one
+more compiled variant of the blocks' shared frame. Dynamo's default allows 8 per frame and silently runs the frame
+eagerly beyond that, so a "compiled" run could be mostly eager: `compile_model` raises the limit to
+`RECOMPILE_LIMIT` and the record counts the frames that still hit it (`recompile_limit_hits`).
+
 A model that cannot be compiled (a backend missing, a graph break that raises) falls back to eager at its first
 batch; the record states which one ran and why.
 """
@@ -26,6 +31,9 @@ log = logging.getLogger("kronbench")
 
 Batch = dict[str, torch.Tensor]
 # keys padded along the sequence axis, and the value padding gets: attention masks 0, labels ignored (-100)
+# compiled variants allowed per frame: 4 sequence buckets x 4 batch sizes x 2 grad modes = 32, twice over for the
+# encoder and decoder stacks of T5 (one code object, `nn.Module._call_impl`, serves every block)
+RECOMPILE_LIMIT = 64
 PAD_VALUES = {"attention_mask": 0, "token_type_ids": 0, "labels": -100, "decoder_attention_mask": 0}
 SEQUENCE_KEYS = ("input_ids", "attention_mask", "token_type_ids", "labels", "decoder_input_ids",
                  "decoder_attention_mask")  # fmt: skip
@@ -69,6 +77,12 @@ class CompileState:
     fallback_reason: str | None = None
     scope: str | None = None  # "blocks": each repeated block compiled; "model": the whole model
     blocks: int = 0  # how many blocks were compiled (scope "blocks")
+    limit_hits_at_start: int = 0  # the process-wide count of recompile-limit hits when this model was compiled
+
+    @property
+    def recompile_limit_hits(self) -> int:
+        """Frames that hit Dynamo's recompile limit since this model was compiled: they ran eagerly from then on."""
+        return RECOMPILE_LIMIT_WATCH.hits - self.limit_hits_at_start if self.requested else 0
 
     def as_record(self) -> dict[str, Any]:
         return {
@@ -78,7 +92,35 @@ class CompileState:
             "fallback": self.fallback_reason,
             "scope": self.scope,
             "blocks": self.blocks,
+            "recompile_limit_hits": self.recompile_limit_hits,
         }
+
+
+class RecompileLimitWatch(logging.Handler):
+    """Counts Dynamo's "hit config.recompile_limit" warnings: Dynamo only logs them, then runs the frame eagerly."""
+
+    def __init__(self) -> None:
+        super().__init__(level=logging.WARNING)
+        self.hits = 0
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if "hit config." in str(record.msg) and "recompile_limit" in record.getMessage():
+            self.hits += 1
+
+    def install(self) -> None:
+        logger = logging.getLogger("torch._dynamo.convert_frame")
+        if self not in logger.handlers:
+            logger.addHandler(self)
+
+
+RECOMPILE_LIMIT_WATCH = RecompileLimitWatch()
+
+
+def allow_recompiles(limit: int) -> None:
+    """Let every compiled frame hold at least `limit` variants (shapes, modes) before Dynamo gives up on it."""
+    config = torch._dynamo.config
+    config.recompile_limit = max(config.recompile_limit, limit)
+    config.accumulated_recompile_limit = max(config.accumulated_recompile_limit, 4 * limit)
 
 
 def describe_failure(err: BaseException) -> str:
@@ -147,7 +189,15 @@ def compile_model(
     if scope not in ("blocks", "model"):
         raise ValueError(f"train.compile_scope={scope!r} is not valid; choose 'blocks' or 'model'")
     blocks = repeated_blocks(model) if scope == "blocks" else []
-    state = CompileState(requested=True, used=True, mode=mode, scope="blocks" if blocks else "model")
+    allow_recompiles(RECOMPILE_LIMIT)
+    RECOMPILE_LIMIT_WATCH.install()
+    state = CompileState(
+        requested=True,
+        used=True,
+        mode=mode,
+        scope="blocks" if blocks else "model",
+        limit_hits_at_start=RECOMPILE_LIMIT_WATCH.hits,
+    )
     for module in blocks or [model]:
         _guard(module, state, mode, backend)
     state.blocks = len(blocks)

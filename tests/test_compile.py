@@ -121,6 +121,53 @@ def test_block_scope_compiles_the_outermost_stack_once_for_identical_layers():
     assert all(b._compiled_call_impl is not None for b in blocks)
 
 
+def run_shape_variants(model) -> int:
+    """Forward a tiny BERT over 4 sequence buckets x 3 batch sizes, training with grad and evaluating without:
+    24 variants of the blocks' one compiled frame. Returns how many graphs the backend was asked for."""
+    graphs = []
+
+    def counting_backend(graph, example_inputs):
+        graphs.append(graph)
+        return graph.forward
+
+    compile_model(model, backend=counting_backend, scope="blocks")
+    gen = torch.Generator().manual_seed(4)
+    for training in (True, False):
+        model.train(training)
+        with torch.set_grad_enabled(training):
+            for batch in (2, 3, 5):
+                for length in (8, 16, 24, 32):
+                    model(input_ids=torch.randint(5, 1000, (batch, length), generator=gen))
+    return len(graphs)
+
+
+def test_every_shape_bucket_stays_compiled_past_dynamos_default_limit():
+    """Dynamo's default (8 variants per frame) would run most of a bucketed run's blocks eagerly after a warning
+    only; compile_model raises the limit, and the record counts the frames that still hit it."""
+    torch._dynamo.reset()
+    model, _ = tiny_model("tiny-bert")
+    with torch._dynamo.config.patch(recompile_limit=8, accumulated_recompile_limit=256):
+        graphs = run_shape_variants(model)
+    assert graphs > 8  # variants past Dynamo's default of 8 were compiled too, none left to run eagerly
+    torch._dynamo.reset()
+
+
+def test_a_frame_past_the_recompile_limit_is_counted_in_the_record(monkeypatch):
+    torch._dynamo.reset()
+    monkeypatch.setattr("kronbench.compile.RECOMPILE_LIMIT", 2)
+    model, _ = tiny_model("tiny-bert")
+    gen = torch.Generator().manual_seed(5)
+    with torch._dynamo.config.patch(recompile_limit=2):
+        state = compile_model(model, backend="eager", scope="blocks")
+        model.eval()
+        with torch.no_grad():
+            for length in (8, 16, 24, 32):
+                model(input_ids=torch.randint(5, 1000, (2, length), generator=gen))
+    assert state.recompile_limit_hits >= 1
+    assert state.as_record()["recompile_limit_hits"] == state.recompile_limit_hits
+    torch._dynamo.reset()
+
+
 def test_a_model_without_a_stack_is_compiled_whole():
     model = torch.nn.Sequential(torch.nn.Linear(4, 4), torch.nn.ReLU())
     state = compile_model(model, backend="aot_eager", scope="blocks")
@@ -150,6 +197,7 @@ def test_a_failing_compiler_falls_back_to_eager_and_says_why():
         "fallback": state.fallback_reason,
         "scope": "model",
         "blocks": 0,
+        "recompile_limit_hits": 0,
     }
     torch.testing.assert_close(got, expected)
 
