@@ -74,6 +74,12 @@ def bench_scenario(
 ) -> list[dict[str, Any]]:
     """Every (method, mode) of one scenario, in interleaved rounds; one record dict each."""
     methods: dict[str, list[str]] = spec["methods"]
+    wanted = plan.get("methods_to_run")  # a subset of the scenario's methods (one device call each), else all
+    if wanted:
+        unknown = sorted(set(wanted) - set(methods))
+        if unknown:
+            raise ValueError(f"methods_to_run {unknown} not in scenario {name!r}; valid: {sorted(methods)}")
+        methods = {m: methods[m] for m in methods if m in wanted}
     modes = [m for m in plan.get("modes", list(MODES)) if m in MODES]
     entries = [(method, mode) for method in methods for mode in modes]
     runs: dict[tuple[str, str], list[dict[str, Any]]] = {e: [] for e in entries}

@@ -182,6 +182,7 @@ def compile_model(
     layer, while the blocks — nearly all of a step's work — still run fused. A model without such a stack is
     compiled whole. `scope="model"` compiles the whole forward as one graph.
 
+    Dynamo is reset first, so earlier compiled models of the process are dropped (one run trains one model).
     The compiled calls are guarded: if compiling fails at a forward (a missing backend or compiler, an unsupported
     op), the model runs eagerly from then on and the returned state says why. Errors of the backward's compilation
     surface where they happen.
@@ -189,6 +190,9 @@ def compile_model(
     if scope not in ("blocks", "model"):
         raise ValueError(f"train.compile_scope={scope!r} is not valid; choose 'blocks' or 'model'")
     blocks = repeated_blocks(model) if scope == "blocks" else []
+    # a clean Dynamo state, as in a fresh process: the compiled variants of earlier runs of this process (a
+    # multirun, the trainer bench) share the blocks' frame and would count against this run's limit
+    torch._dynamo.reset()
     allow_recompiles(RECOMPILE_LIMIT)
     RECOMPILE_LIMIT_WATCH.install()
     state = CompileState(
