@@ -77,7 +77,9 @@ class CompileState:
     fallback_reason: str | None = None
     scope: str | None = None  # "blocks": each repeated block compiled; "model": the whole model
     blocks: int = 0  # how many blocks were compiled (scope "blocks")
-    limit_hits_at_start: int = 0  # the process-wide count of recompile-limit hits when this model was compiled
+    limit_hits_at_start: int = (
+        0  # the process-wide count of recompile-limit hits when this model was compiled
+    )
 
     @property
     def recompile_limit_hits(self) -> int:

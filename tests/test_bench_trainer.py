@@ -120,7 +120,13 @@ def test_methods_to_run_selects_a_subset_and_names_a_bad_one(tmp_path):
     """One device call runs a subset of a scenario's methods; a name the scenario lacks fails before any run."""
     import pytest
 
-    spec = {"reference": "lora", "overrides": [], "methods": {"lora": ["method=lora"], "krona": ["method=krona"]}}
+    spec = {
+        "reference": "lora",
+        "overrides": [],
+        "methods": {"lora": ["method=lora"], "krona": ["method=krona"]},
+    }
     plan = {"rounds": 1, "modes": ["eager"], "methods_to_run": ["krona", "pfeifer"]}
-    with pytest.raises(ValueError, match=r"methods_to_run \['pfeifer'\] not in scenario 'core'; valid: \['krona'"):
+    with pytest.raises(
+        ValueError, match=r"methods_to_run \['pfeifer'\] not in scenario 'core'; valid: \['krona'"
+    ):
         bench_trainer.bench_scenario("core", spec, plan, tmp_path)

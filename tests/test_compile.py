@@ -7,6 +7,7 @@ import torch
 import torch._dynamo
 
 from kronbench.compile import BucketPadding, compile_model, eager, padded_length, repeated_blocks, uncompile
+from kronbench.registry import METHODS
 from kronbench.run import run
 from tests.conftest import DATA_DIR, compose_config, needs_shared
 from tests.test_baselines import make_method
@@ -91,6 +92,39 @@ def test_compiled_forward_and_backward_equal_eager(name, overrides, scope):
         torch.testing.assert_close(compiled_grads[key], grad, rtol=1e-4, atol=1e-6, msg=key)
     uncompile(model)
     assert all(m._compiled_call_impl is None for m in model.modules())
+
+
+# every other registered method, at the trainer's default scope: a method that breaks the compiled graph (a graph
+# break is fine, a different number is not) is caught here rather than in a GPU run
+OTHER_METHODS = sorted(set(METHODS) - {"krona", "lora", "adakron", "full"})
+TINY_SHAPES = {"krona_b": ["method.factor_shape=[4,8]"], "krona_b_res": ["method.factor_shape=[4,8]"]}
+
+
+@pytest.mark.parametrize("name", OTHER_METHODS)
+def test_every_method_compiles_to_the_eager_loss_and_gradients(name):
+    torch._dynamo.reset()
+    model, _ = tiny_model("tiny-bert")
+    torch.manual_seed(0)
+    make_method(name, "tiny-bert", *TINY_SHAPES.get(name, [])).apply(model)
+    for param in model.parameters():  # zero-initialised factors would make every gradient check trivial
+        if param.requires_grad:
+            with torch.no_grad():
+                param.add_(
+                    0.01 * torch.randn(param.shape, generator=torch.Generator().manual_seed(param.numel()))
+                )
+    model.train(False)
+    gen = torch.Generator().manual_seed(1)
+    ids = torch.randint(5, 1000, (2, 8), generator=gen)
+    batch = {"input_ids": ids, "attention_mask": torch.ones_like(ids), "labels": torch.tensor([0, 1])}
+    eager_loss, eager_grads = loss_and_grads(model, batch)
+    state = compile_model(model, backend="aot_eager", scope="blocks")
+    compiled_loss, compiled_grads = loss_and_grads(model, batch)
+    assert state.used, state.fallback_reason
+    torch.testing.assert_close(compiled_loss, eager_loss, rtol=1e-5, atol=1e-6)
+    assert compiled_grads.keys() == eager_grads.keys() and eager_grads
+    for key, grad in eager_grads.items():
+        torch.testing.assert_close(compiled_grads[key], grad, rtol=1e-4, atol=1e-6, msg=key)
+    uncompile(model)
 
 
 def test_block_scope_compiles_the_outermost_stack_once_for_identical_layers():
