@@ -30,10 +30,10 @@ from torch import nn
 log = logging.getLogger("kronbench")
 
 Batch = dict[str, torch.Tensor]
-# keys padded along the sequence axis, and the value padding gets: attention masks 0, labels ignored (-100)
 # compiled variants allowed per frame: 4 sequence buckets x 4 batch sizes x 2 grad modes = 32, twice over for the
 # encoder and decoder stacks of T5 (one code object, `nn.Module._call_impl`, serves every block)
 RECOMPILE_LIMIT = 64
+# keys padded along the sequence axis, and the value padding gets: attention masks 0, labels ignored (-100)
 PAD_VALUES = {"attention_mask": 0, "token_type_ids": 0, "labels": -100, "decoder_attention_mask": 0}
 SEQUENCE_KEYS = ("input_ids", "attention_mask", "token_type_ids", "labels", "decoder_input_ids",
                  "decoder_attention_mask")  # fmt: skip
@@ -77,9 +77,8 @@ class CompileState:
     fallback_reason: str | None = None
     scope: str | None = None  # "blocks": each repeated block compiled; "model": the whole model
     blocks: int = 0  # how many blocks were compiled (scope "blocks")
-    limit_hits_at_start: int = (
-        0  # the process-wide count of recompile-limit hits when this model was compiled
-    )
+    # the process-wide count of recompile-limit hits when this model was compiled
+    limit_hits_at_start: int = 0
 
     @property
     def recompile_limit_hits(self) -> int:
@@ -106,7 +105,8 @@ class RecompileLimitWatch(logging.Handler):
         self.hits = 0
 
     def emit(self, record: logging.LogRecord) -> None:
-        if "hit config." in str(record.msg) and "recompile_limit" in record.getMessage():
+        message = record.getMessage()
+        if "hit config." in message and "recompile_limit" in message:
             self.hits += 1
 
     def install(self) -> None:

@@ -61,6 +61,24 @@ def loss_and_grads(model, batch):
     return loss.detach(), {n: p.grad.clone() for n, p in model.named_parameters() if p.grad is not None}
 
 
+def assert_compiled_equals_eager(model, scope: str):
+    """Loss and gradients of one batch, eager then compiled (backend aot_eager: the graphs the GPU compiler
+    receives, run eagerly), equal within fp32 rounding; returns the compile state."""
+    model.train(False)  # dropout off: both passes see the same function
+    gen = torch.Generator().manual_seed(1)
+    ids = torch.randint(5, 1000, (2, 8), generator=gen)
+    batch = {"input_ids": ids, "attention_mask": torch.ones_like(ids), "labels": torch.tensor([0, 1])}
+    eager_loss, eager_grads = loss_and_grads(model, batch)
+    state = compile_model(model, backend="aot_eager", scope=scope)
+    compiled_loss, compiled_grads = loss_and_grads(model, batch)
+    assert state.used, state.fallback_reason
+    torch.testing.assert_close(compiled_loss, eager_loss, rtol=1e-5, atol=1e-6)
+    assert compiled_grads.keys() == eager_grads.keys() and eager_grads
+    for key, grad in eager_grads.items():
+        torch.testing.assert_close(compiled_grads[key], grad, rtol=1e-4, atol=1e-6, msg=key)
+    return state
+
+
 @pytest.mark.parametrize(
     ("name", "overrides"),
     [
@@ -72,24 +90,13 @@ def loss_and_grads(model, batch):
 )
 @pytest.mark.parametrize("scope", ["model", "blocks"])
 def test_compiled_forward_and_backward_equal_eager(name, overrides, scope):
-    """Traced by Dynamo + AOT autograd (backend aot_eager: the graphs the GPU compiler receives, run eagerly)."""
+    """Traced by Dynamo + AOT autograd, whole model or block by block."""
     torch._dynamo.reset()
     model, _ = tiny_model("tiny-bert")
     torch.manual_seed(0)
     make_method(name, "tiny-bert", *overrides).apply(model)
-    model.train(False)  # dropout off: both passes see the same function
-    gen = torch.Generator().manual_seed(1)
-    ids = torch.randint(5, 1000, (2, 8), generator=gen)
-    batch = {"input_ids": ids, "attention_mask": torch.ones_like(ids), "labels": torch.tensor([0, 1])}
-    eager_loss, eager_grads = loss_and_grads(model, batch)
-    state = compile_model(model, backend="aot_eager", scope=scope)
-    compiled_loss, compiled_grads = loss_and_grads(model, batch)
-    assert state.used, state.fallback_reason
+    state = assert_compiled_equals_eager(model, scope)
     assert (state.scope, state.blocks) == (("blocks", 2) if scope == "blocks" else ("model", 0))
-    torch.testing.assert_close(compiled_loss, eager_loss, rtol=1e-5, atol=1e-6)
-    assert compiled_grads.keys() == eager_grads.keys()
-    for key, grad in eager_grads.items():
-        torch.testing.assert_close(compiled_grads[key], grad, rtol=1e-4, atol=1e-6, msg=key)
     uncompile(model)
     assert all(m._compiled_call_impl is None for m in model.modules())
 
@@ -112,18 +119,7 @@ def test_every_method_compiles_to_the_eager_loss_and_gradients(name):
                 param.add_(
                     0.01 * torch.randn(param.shape, generator=torch.Generator().manual_seed(param.numel()))
                 )
-    model.train(False)
-    gen = torch.Generator().manual_seed(1)
-    ids = torch.randint(5, 1000, (2, 8), generator=gen)
-    batch = {"input_ids": ids, "attention_mask": torch.ones_like(ids), "labels": torch.tensor([0, 1])}
-    eager_loss, eager_grads = loss_and_grads(model, batch)
-    state = compile_model(model, backend="aot_eager", scope="blocks")
-    compiled_loss, compiled_grads = loss_and_grads(model, batch)
-    assert state.used, state.fallback_reason
-    torch.testing.assert_close(compiled_loss, eager_loss, rtol=1e-5, atol=1e-6)
-    assert compiled_grads.keys() == eager_grads.keys() and eager_grads
-    for key, grad in eager_grads.items():
-        torch.testing.assert_close(compiled_grads[key], grad, rtol=1e-4, atol=1e-6, msg=key)
+    assert_compiled_equals_eager(model, "blocks")
     uncompile(model)
 
 
