@@ -14,7 +14,11 @@ Records: <output_dir>/trainer/<scenario>/<method>-<eager|compiled>.json
 from __future__ import annotations
 
 import argparse
+import json
+import os
 import statistics
+import subprocess
+import sys
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -39,6 +43,40 @@ def run_once(overrides: list[str], output_dir: Path) -> dict[str, Any]:
     return run(cfg)
 
 
+WARM_UP_STEPS = 2  # enough to compile a run's training and (at its end) evaluation variants
+
+
+def warm_compile_cache(overrides: list[list[str]], processes: int, scratch: Path) -> None:
+    """Compile every compiled entry once, `processes` short runs at a time, before anything is timed.
+
+    Inductor and AOT autograd keep what they compile in an on-disk cache shared by processes, so the timed rounds
+    that follow trace their graphs again but load the compiled kernels (as a sweep's later runs do): a scenario of
+    many methods compiles in parallel instead of one cold compile after another inside the timed sequence.
+    """
+    pending = list(enumerate(overrides))
+    running: list[tuple[subprocess.Popen, Path]] = []
+    failed: list[str] = []
+    while pending or running:
+        while pending and len(running) < processes:
+            index, entry = pending.pop(0)
+            run_overrides = [*entry, f"train.max_steps={WARM_UP_STEPS}", "train.profile_steps=0"]
+            log_path = scratch / f"warm-{index}.log"
+            command = [sys.executable, "-m", "kronbench.bench_trainer", "--warm-run", json.dumps(run_overrides),
+                       "--warm-dir", str(scratch / f"warm-{index}")]  # fmt: skip
+            with log_path.open("w") as log_file:
+                process = subprocess.Popen(
+                    command, stdout=log_file, stderr=subprocess.STDOUT, env=os.environ.copy()
+                )
+            running.append((process, log_path))
+        process, log_path = running.pop(0)
+        if process.wait() != 0:
+            failed.append(f"{log_path}: {log_path.read_text()[-2000:]}")
+    if (
+        failed
+    ):  # the timed run of the same entry would fail the same way: say so now, with the compiler's words
+        raise RuntimeError("compile warm-up failed:\n" + "\n".join(failed))
+
+
 def spread(values: list[float]) -> list[float]:
     return [round(min(values), 4), round(max(values), 4)] if values else []
 
@@ -48,6 +86,8 @@ def summarise(records: list[dict[str, Any]]) -> dict[str, Any]:
     steps = [r["timing"].get("steady_step_ms") for r in records]
     steps = [s for s in steps if s is not None]
     rates = [r["timing"]["train_samples_per_second"] for r in records]
+    scores = [r["metrics"]["score"] for r in records]
+    compiles = [r["timing"].get("compile") or {} for r in records]
     profiles = [r["timing"].get("profile") or {} for r in records]
     kernel = [p["gpu_kernel_ms_per_step"] for p in profiles if p.get("gpu_kernel_ms_per_step")]
     step_ms = round(statistics.median(steps), 4) if steps else None
@@ -62,9 +102,16 @@ def summarise(records: list[dict[str, Any]]) -> dict[str, Any]:
         "kernel_launches_per_step": profiles[-1].get("kernel_launches_per_step"),
         "train_samples_per_second": round(statistics.median(rates), 3),
         "train_samples_per_second_spread": spread(rates),
-        "compile": records[-1]["timing"].get("compile"),
+        # the whole run: model and data loading, compilation, training and evaluation
+        "run_seconds": round(statistics.median(r["timing"]["wall_seconds"] for r in records), 2),
+        "run_seconds_spread": spread([r["timing"]["wall_seconds"] for r in records]),
+        "compile": compiles[-1],
+        # every round compiled, and no frame fell back to eager past Dynamo's recompile limit
+        "compiled_every_round": all(c.get("used") and not c.get("recompile_limit_hits") for c in compiles),
         "trainable": records[-1].get("params", {}).get("trainable"),
-        "score": records[-1]["metrics"]["score"],
+        "score": round(statistics.median(scores), 4),
+        "scores": [round(v, 4) for v in scores],  # per round (its seed: `seeds` when seed_per_round)
+        "seeds": [r.get("seed") for r in records],
         "rounds": len(records),
     }
 
@@ -82,11 +129,21 @@ def bench_scenario(
         methods = {m: methods[m] for m in methods if m in wanted}
     modes = [m for m in plan.get("modes", list(MODES)) if m in MODES]
     entries = [(method, mode) for method in methods for mode in modes]
+    warm_processes = int(plan.get("warm_compile_processes", 0))
+    if warm_processes and "compiled" in modes:
+        compiled = [
+            [*spec["overrides"], *plan.get("overrides", []), *methods[m], *MODES["compiled"]] for m in methods
+        ]
+        warm_dir = scratch / f"{name}-warm"
+        warm_dir.mkdir(parents=True, exist_ok=True)
+        warm_compile_cache(compiled, warm_processes, warm_dir)
     runs: dict[tuple[str, str], list[dict[str, Any]]] = {e: [] for e in entries}
     for round_index in range(int(plan.get("rounds", 3))):
         shift = round_index % len(entries)
         for method, mode in entries[shift:] + entries[:shift]:
             overrides = [*spec["overrides"], *plan.get("overrides", []), *methods[method], *MODES[mode]]
+            if spec.get("seed_per_round"):  # round i trains with seed i: scores over rounds show seed noise
+                overrides.append(f"seed={round_index}")
             runs[(method, mode)].append(run_once(overrides, scratch / f"{name}-{method}-{mode}"))
     summaries = {entry: summarise(records) for entry, records in runs.items()}
     reference = spec.get("reference", next(iter(methods)))
@@ -114,10 +171,12 @@ def bench_scenario(
 
 
 NOTE = (
-    "Each row: the real trainer (`python -m kronbench`) for a fixed number of optimizer steps; medians over "
+    "Each row: the real trainer (`python -m kronbench`) for a fixed schedule; medians over "
     "interleaved rounds with [min, max]. *step* is the steady wall time of an optimizer step, *kernel* the GPU "
     "kernel time of the same step (profiler window, `train.profile_steps`), *×ref* the step over the scenario's "
-    "reference method in the same mode, *×eager* the eager step over this one."
+    "reference method in the same mode, *×eager* the eager step over this one, *compiled* whether every round "
+    "ran compiled (no fallback, no frame left eager at Dynamo's recompile limit), *run s* the whole run (loading, "
+    "compilation, training, evaluation)."
 )
 
 
@@ -137,19 +196,20 @@ def render(records: list[dict[str, Any]]) -> dict[str, str]:
             f"{gpu}; reference {recs[0].get('reference')}; {recs[0].get('rounds')} rounds.",
             "",
             "| method | mode | step ms [min, max] | kernel ms | step / kernel | samples/s | ×ref | ×eager "
-            "| compiled | score |",
-            "|---|---|---|---|---|---|---|---|---|---|",
+            "| compiled | run s | score per round |",
+            "|---|---|---|---|---|---|---|---|---|---|---|",
         ]
         for r in sorted(recs, key=lambda r: (r["method"], r["mode"])):
             lo_hi = r.get("steady_step_ms_spread") or []
             spread_text = f" [{_num(lo_hi[0])}, {_num(lo_hi[1])}]" if len(lo_hi) == 2 else ""
-            compiled = (r.get("compile") or {}).get("used")
+            compiled = r.get("compiled_every_round", (r.get("compile") or {}).get("used"))
+            scores = " / ".join(_num(v, 1) for v in r.get("scores") or [r.get("score")])
             lines.append(
                 f"| {r['method']} | {r['mode']} | {_num(r['steady_step_ms'])}{spread_text} "
                 f"| {_num(r.get('gpu_kernel_ms'))} | {_num(r.get('step_over_kernel'))} "
                 f"| {_num(r.get('train_samples_per_second'), 0)} | {_num(r.get('ratio_to_reference'), 3)} "
                 f"| {_num(r.get('speedup_over_eager'), 2)} | {'yes' if compiled else 'no'} "
-                f"| {_num(r.get('score'), 1)} |"
+                f"| {_num(r.get('run_seconds'), 0)} | {scores} |"
             )
         out[scenario] = "\n".join(lines) + "\n"
     return out
@@ -161,7 +221,16 @@ def main(argv: list[str] | None = None) -> list[Path]:
     )
     parser.add_argument("--config", type=Path, default=DEFAULT_CONFIG)
     parser.add_argument("overrides", nargs="*", help="key=value overrides of the plan (YAML values)")
+    # internal: one short run of a compiled entry (warm_compile_cache starts these in parallel)
+    parser.add_argument("--warm-run", help=argparse.SUPPRESS)
+    parser.add_argument("--warm-dir", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
+    if args.warm_run:
+        register_schemas()
+        from kronbench import methods as _registered  # noqa: F401  (registers method schemas)
+
+        run_once(json.loads(args.warm_run), args.warm_dir)
+        return []
     plan = load_plan(args.config, args.overrides)
     register_schemas()
     from kronbench import methods as _methods  # noqa: F401  (registers method schemas)

@@ -79,11 +79,24 @@ class CompileState:
     blocks: int = 0  # how many blocks were compiled (scope "blocks")
     # the process-wide count of recompile-limit hits when this model was compiled
     limit_hits_at_start: int = 0
+    # Dynamo's process-wide graph and graph-break counts when this model was compiled
+    graphs_at_start: int = 0
+    graph_breaks_at_start: int = 0
 
     @property
     def recompile_limit_hits(self) -> int:
         """Frames that hit Dynamo's recompile limit since this model was compiled: they ran eagerly from then on."""
         return RECOMPILE_LIMIT_WATCH.hits - self.limit_hits_at_start if self.requested else 0
+
+    @property
+    def graphs(self) -> int:
+        """Graphs Dynamo compiled for this model (a variant per shape and grad mode, a piece per graph break)."""
+        return dynamo_counts()[0] - self.graphs_at_start if self.requested else 0
+
+    @property
+    def graph_breaks(self) -> int:
+        """Graph breaks Dynamo met: each one runs eagerly between two compiled pieces."""
+        return dynamo_counts()[1] - self.graph_breaks_at_start if self.requested else 0
 
     def as_record(self) -> dict[str, Any]:
         return {
@@ -94,7 +107,15 @@ class CompileState:
             "scope": self.scope,
             "blocks": self.blocks,
             "recompile_limit_hits": self.recompile_limit_hits,
+            "graphs": self.graphs,
+            "graph_breaks": self.graph_breaks,
         }
+
+
+def dynamo_counts() -> tuple[int, int]:
+    """(graphs compiled, graph breaks) so far in this process, from Dynamo's counters (`reset` keeps them)."""
+    counters = torch._dynamo.utils.counters
+    return counters["stats"]["unique_graphs"], sum(counters["graph_break"].values())
 
 
 class RecompileLimitWatch(logging.Handler):
@@ -197,12 +218,15 @@ def compile_model(
     torch._dynamo.reset()
     allow_recompiles(RECOMPILE_LIMIT)
     RECOMPILE_LIMIT_WATCH.install()
+    graphs, breaks = dynamo_counts()
     state = CompileState(
         requested=True,
         used=True,
         mode=mode,
         scope="blocks" if blocks else "model",
         limit_hits_at_start=RECOMPILE_LIMIT_WATCH.hits,
+        graphs_at_start=graphs,
+        graph_breaks_at_start=breaks,
     )
     for module in blocks or [model]:
         _guard(module, state, mode, backend)

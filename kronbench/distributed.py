@@ -13,7 +13,7 @@ import os
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from accelerate import Accelerator
+from accelerate import Accelerator, DataLoaderConfiguration
 
 from kronbench.config import TrainConfig
 from kronbench.tracking import requested_trackers
@@ -49,9 +49,12 @@ def make_accelerator(cfg: TrainConfig, project_dir: str | None = None) -> Accele
 
     accelerate's default steps a prepared scheduler `num_processes` times per optimizer step (it assumes a
     schedule counted in one-process batches); ours is counted in optimizer steps, so it steps once.
+    Pinned batches are copied to the device without blocking the host (`non_blocking`): a blocking copy waits for
+    the previous step's kernels, so the host could not queue the next step while the device works.
     """
     accelerator = Accelerator(
         mixed_precision=cfg.mixed_precision,
+        dataloader_config=DataLoaderConfiguration(non_blocking=cfg.pin_memory),
         gradient_accumulation_steps=cfg.grad_accum,
         step_scheduler_with_optimizer=False,
         log_with=requested_trackers(cfg) or None,  # kronbench/tracking.py

@@ -145,6 +145,10 @@ def test_block_scope_compiles_the_outermost_stack_once_for_identical_layers():
         got = model(input_ids=ids).logits
     assert state.used and state.blocks == 2
     assert len(graphs) == 1
+    assert (state.graphs, state.graph_breaks) == (
+        1,
+        0,
+    )  # what the record says: one graph, nothing eager between
     torch.testing.assert_close(got, expected)
     with eager(model):
         assert all(m._compiled_call_impl is None for m in model.modules())
@@ -198,6 +202,28 @@ def test_a_frame_past_the_recompile_limit_is_counted_in_the_record(monkeypatch):
     torch._dynamo.reset()
 
 
+def test_graph_breaks_are_counted_in_the_record():
+    """A forward Dynamo must split runs eagerly between its pieces: the record says how many breaks and graphs."""
+    torch._dynamo.reset()
+
+    class Breaking(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.a, self.b = torch.nn.Linear(4, 4), torch.nn.Linear(4, 4)
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            x = self.a(x).relu()
+            torch._dynamo.graph_break()
+            return self.b(x)
+
+    model = Breaking()
+    state = compile_model(model, backend="eager", scope="model")
+    model(torch.randn(2, 4))
+    record = state.as_record()
+    assert record["graph_breaks"] == 1 and record["graphs"] == 2
+    torch._dynamo.reset()
+
+
 def test_a_model_without_a_stack_is_compiled_whole():
     model = torch.nn.Sequential(torch.nn.Linear(4, 4), torch.nn.ReLU())
     state = compile_model(model, backend="aot_eager", scope="blocks")
@@ -228,6 +254,8 @@ def test_a_failing_compiler_falls_back_to_eager_and_says_why():
         "scope": "model",
         "blocks": 0,
         "recompile_limit_hits": 0,
+        "graphs": state.graphs,
+        "graph_breaks": 0,
     }
     torch.testing.assert_close(got, expected)
 
