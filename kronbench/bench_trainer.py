@@ -20,6 +20,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import time
 from pathlib import Path
 from typing import Any
 
@@ -136,7 +137,12 @@ def bench_scenario(
         ]
         warm_dir = scratch / f"{name}-warm"
         warm_dir.mkdir(parents=True, exist_ok=True)
+        started = time.perf_counter()
         warm_compile_cache(compiled, warm_processes, warm_dir)
+        print(
+            f"{name}: compile warm-up of {len(compiled)} entries took {time.perf_counter() - started:.0f} s",
+            flush=True,
+        )
     runs: dict[tuple[str, str], list[dict[str, Any]]] = {e: [] for e in entries}
     for round_index in range(int(plan.get("rounds", 3))):
         shift = round_index % len(entries)
@@ -144,7 +150,14 @@ def bench_scenario(
             overrides = [*spec["overrides"], *plan.get("overrides", []), *methods[method], *MODES[mode]]
             if spec.get("seed_per_round"):  # round i trains with seed i: scores over rounds show seed noise
                 overrides.append(f"seed={round_index}")
-            runs[(method, mode)].append(run_once(overrides, scratch / f"{name}-{method}-{mode}"))
+            record = run_once(overrides, scratch / f"{name}-{method}-{mode}")
+            runs[(method, mode)].append(record)
+            timing = record["timing"]
+            print(  # progress: a long bench shows its runs as they finish
+                f"round {round_index + 1} {name} {method} {mode}: step {timing.get('steady_step_ms')} ms, "
+                f"run {timing['wall_seconds']} s, compile {timing.get('compile')}",
+                flush=True,
+            )
     summaries = {entry: summarise(records) for entry, records in runs.items()}
     reference = spec.get("reference", next(iter(methods)))
     out = []

@@ -271,6 +271,12 @@ class TrainConfig:
                 )
         _check_min(self.pad_to_multiple_of, 1, "train.pad_to_multiple_of", " (or null: no bucketing)")
         _check_min(self.profile_steps, 0, "train.profile_steps", " (0: no profiler window)")
+        if self.compile and self.compile_mode == "reduce-overhead" and self.compile_scope == "blocks":
+            raise ValueError(
+                "train.compile_mode=reduce-overhead (CUDA graphs) needs train.compile_scope=model: at scope "
+                "'blocks' the identical layers replay one CUDA graph, whose output buffer each layer's call "
+                "overwrites while the next layer still reads it"
+            )
         if self.adafactor_relative_step and self.optimizer != "adafactor":
             raise ValueError(
                 f"train.adafactor_relative_step=true needs train.optimizer=adafactor, got {self.optimizer!r}"

@@ -202,6 +202,17 @@ def test_a_frame_past_the_recompile_limit_is_counted_in_the_record(monkeypatch):
     torch._dynamo.reset()
 
 
+def test_cuda_graphs_at_block_scope_are_refused_before_training():
+    """The identical blocks replay one CUDA graph: each call overwrites the output the next block still reads
+    (seen on an H100: "accessing tensor output of CUDAGraphs that has been overwritten"). Refused up front."""
+    from kronbench.config import TrainConfig
+
+    with pytest.raises(ValueError, match="reduce-overhead .* needs train.compile_scope=model"):
+        TrainConfig(compile=True, compile_mode="reduce-overhead", compile_scope="blocks")
+    TrainConfig(compile=True, compile_mode="reduce-overhead", compile_scope="model")
+    TrainConfig(compile=False, compile_mode="reduce-overhead")  # not compiling: nothing to refuse
+
+
 def test_graph_breaks_are_counted_in_the_record():
     """A forward Dynamo must split runs eagerly between its pieces: the record says how many breaks and graphs."""
     torch._dynamo.reset()
