@@ -356,7 +356,8 @@ class Trainer:
                             scheduler.step()  # once per optimizer step, whatever the number of processes
                         self.method.on_optimizer_step(bare_model, step + 1)
                     optimizer.zero_grad(set_to_none=True)
-                running.append(loss.detach().float())
+                # a copy: a CUDA-graph replay (compile_mode=reduce-overhead) overwrites the loss the graph returned
+                running.append(loss.detach().to(torch.float32, copy=True))
                 seen_samples += batch["input_ids"].shape[0] * acc.num_processes
                 done += 1
                 if not acc.sync_gradients:
