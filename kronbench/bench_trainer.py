@@ -2,13 +2,13 @@
 
 Each scenario (a model and a task: BERT-base random weights on RTE text, MiniLM on GLUE) runs every listed method
 through `kronbench.run.run` — the same data loading, optimizer, accelerate and evaluation code a user runs — for a
-fixed number of optimizer steps, eagerly and with `train.compile=true`. Runs are repeated in `rounds` with the
-order rotating, so host-side drift lands on every entry alike; a record per (scenario, method, mode) holds the
-median over rounds of the steady-state step time and samples per second (the trainer's own `timing`), their
+fixed schedule, in each of `MODES`: eagerly, compiled block by block, and compiled whole as CUDA graphs. Runs are
+repeated in `rounds` with the order rotating, so host-side drift lands on every entry alike; a record per
+(scenario, method, mode) holds the median over rounds of the steady-state step time and samples per second (the trainer's own `timing`), their
 spread, the compile state and the ratio to the scenario's reference method in the same mode.
 
 Run: python -m kronbench.bench_trainer [--config conf/bench/trainer.yaml] [key=value ...]
-Records: <output_dir>/trainer/<scenario>/<method>-<eager|compiled>.json
+Records: <output_dir>/trainer/<scenario>/<method>-<eager|compiled|cudagraphs>.json
 """
 
 from __future__ import annotations
@@ -32,7 +32,14 @@ from kronbench.paths import CONF_DIR, project_dir
 from kronbench.results import environment, write_json_atomic
 
 DEFAULT_CONFIG = CONF_DIR / "bench" / "trainer.yaml"
-MODES = {"eager": ["train.compile=false"], "compiled": ["train.compile=true"]}
+# how a run executes: eagerly; compiled block by block (train.compile's default); the whole model compiled and
+# replayed as CUDA graphs, which a host-bound step needs to launch a few graphs instead of ~900 kernels
+MODES = {
+    "eager": ["train.compile=false"],
+    "compiled": ["train.compile=true"],
+    "cudagraphs": ["train.compile=true", "train.compile_scope=model", "train.compile_mode=reduce-overhead"],
+}
+COMPILED_MODES = ("compiled", "cudagraphs")
 
 
 def run_once(overrides: list[str], output_dir: Path) -> dict[str, Any]:
@@ -128,13 +135,18 @@ def bench_scenario(
         if unknown:
             raise ValueError(f"methods_to_run {unknown} not in scenario {name!r}; valid: {sorted(methods)}")
         methods = {m: methods[m] for m in methods if m in wanted}
-    modes = [m for m in plan.get("modes", list(MODES)) if m in MODES]
+    modes = list(plan.get("modes", list(MODES)))
+    if unknown_modes := sorted(set(modes) - set(MODES)):
+        raise ValueError(f"modes {unknown_modes} are not valid; choose from {list(MODES)}")
     entries = [(method, mode) for method in methods for mode in modes]
     warm_processes = int(plan.get("warm_compile_processes", 0))
-    if warm_processes and "compiled" in modes:
-        compiled = [
-            [*spec["overrides"], *plan.get("overrides", []), *methods[m], *MODES["compiled"]] for m in methods
-        ]
+    compiled = [
+        [*spec["overrides"], *plan.get("overrides", []), *methods[method], *MODES[mode]]
+        for method in methods
+        for mode in modes
+        if mode in COMPILED_MODES
+    ]
+    if warm_processes and compiled:
         warm_dir = scratch / f"{name}-warm"
         warm_dir.mkdir(parents=True, exist_ok=True)
         started = time.perf_counter()

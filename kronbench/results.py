@@ -6,6 +6,8 @@ skipped unless `force=true`. A crashed run writes a `failed` record — beside a
 
 from __future__ import annotations
 
+import functools
+import hashlib
 import json
 import os
 import platform
@@ -133,6 +135,27 @@ def git_sha() -> str | None:
         return None
 
 
+@functools.cache
+def code_fingerprint() -> str:
+    """SHA-256 (16 hex digits) of the code and configs that make a run: every `kronbench/**/*.py` and
+    `conf/**/*.yaml`, by relative path and content.
+
+    It names the code a record came from where `git_sha` cannot: a GPU machine may get the working tree with stale
+    or no git metadata. Check a record against a commit: check it out, then
+    `python -c "from kronbench.results import code_fingerprint as f; print(f())"`.
+    """
+    return tree_fingerprint(Path(__file__).resolve().parent.parent)
+
+
+def tree_fingerprint(root: Path) -> str:
+    """`code_fingerprint` of the project at `root`."""
+    digest = hashlib.sha256()
+    files = sorted([*root.joinpath("kronbench").rglob("*.py"), *root.joinpath("conf").rglob("*.yaml")])
+    for path in files:
+        digest.update(path.relative_to(root).as_posix().encode() + b"\0" + path.read_bytes() + b"\0")
+    return digest.hexdigest()[:16]
+
+
 def environment() -> dict[str, Any]:
     versions = {}
     for name in PACKAGES:
@@ -150,4 +173,5 @@ def environment() -> dict[str, Any]:
         "cuda": torch.version.cuda if gpu else None,
         "cuda_visible_devices": os.environ.get("CUDA_VISIBLE_DEVICES"),  # a sweep worker's GPU
         "git_sha": git_sha(),
+        "code_fingerprint": code_fingerprint(),
     }

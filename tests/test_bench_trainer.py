@@ -18,14 +18,16 @@ def test_the_shipped_plan_names_scenarios_that_exist():
         assert spec["reference"] in spec["methods"]
 
 
-def test_every_shipped_scenario_entry_composes_into_a_valid_run_config():
-    """Each (scenario, method, mode) of conf/bench/trainer.yaml is a config the trainer accepts."""
+@pytest.mark.parametrize("plan_file", ["trainer.yaml", "trainer_cuda_graphs_probe.yaml"])
+def test_every_shipped_scenario_entry_composes_into_a_valid_run_config(plan_file):
+    """Each (scenario, method, mode) of the shipped trainer-bench plans is a config the trainer accepts."""
     from hydra import compose, initialize_config_dir
 
+    from kronbench.bench import load_plan
     from kronbench.config import register_schemas, validate_config
 
     register_schemas()
-    plan = yaml.safe_load((CONF_DIR / "bench" / "trainer.yaml").read_text())
+    plan = load_plan(CONF_DIR / "bench" / plan_file, [])
     with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
         for name, spec in plan["scenarios"].items():
             for method, extra in spec["methods"].items():
@@ -142,6 +144,8 @@ def test_methods_to_run_selects_a_subset_and_names_a_bad_one(tmp_path):
         ValueError, match=r"methods_to_run \['pfeifer'\] not in scenario 'core'; valid: \['krona'"
     ):
         bench_trainer.bench_scenario("core", spec, plan, tmp_path)
+    with pytest.raises(ValueError, match=r"modes \['cudagraph'\] are not valid; choose from \['eager'"):
+        bench_trainer.bench_scenario("core", spec, {"rounds": 1, "modes": ["cudagraph"]}, tmp_path)
 
 
 def fake_record(overrides: list[str], step_ms: float, score: float) -> dict:
@@ -183,7 +187,10 @@ def test_rounds_interleave_and_seed_per_round_trains_seed_i_in_round_i(tmp_path,
         "methods": {"lora": ["method=lora"], "krona": ["method=krona"]},
     }
     out = {
-        (r["method"], r["mode"]): r for r in bench_trainer.bench_scenario("s", spec, {"rounds": 3}, tmp_path)
+        (r["method"], r["mode"]): r
+        for r in bench_trainer.bench_scenario(
+            "s", spec, {"rounds": 3, "modes": ["eager", "compiled"]}, tmp_path
+        )
     }
     assert [c[2] for c in calls] == [0] * 4 + [1] * 4 + [2] * 4
     assert calls[:4] == [

@@ -108,3 +108,23 @@ def test_two_runs_started_in_the_same_second_get_their_own_hydra_directories():
     with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
         first, second = (compose("config", return_hydra_config=True).hydra for _ in range(2))
     assert first.run.dir != second.run.dir and first.sweep.dir != second.sweep.dir
+
+
+def test_code_fingerprint_names_the_code_and_configs_by_content(tmp_path):
+    """The record's `code_fingerprint` changes with any kronbench module or config, and with nothing else: it
+    identifies the code where a GPU machine's git metadata (`git_sha`) may be stale."""
+    from kronbench.results import code_fingerprint, environment, tree_fingerprint
+
+    (tmp_path / "kronbench" / "methods").mkdir(parents=True)
+    (tmp_path / "conf" / "train").mkdir(parents=True)
+    (tmp_path / "kronbench" / "methods" / "krona.py").write_text("x = 1\n")
+    (tmp_path / "conf" / "train" / "gpu.yaml").write_text("lr: 1e-3\n")
+    first = tree_fingerprint(tmp_path)
+    (tmp_path / "README.md").write_text("docs only")
+    assert tree_fingerprint(tmp_path) == first
+    (tmp_path / "conf" / "train" / "gpu.yaml").write_text("lr: 2e-3\n")
+    second = tree_fingerprint(tmp_path)
+    (tmp_path / "kronbench" / "methods" / "krona.py").write_text("x = 2\n")
+    assert len({first, second, tree_fingerprint(tmp_path)}) == 3
+    assert len(first) == 16 and int(first, 16) >= 0
+    assert environment()["code_fingerprint"] == code_fingerprint()
