@@ -4,8 +4,9 @@ Each scenario (a model and a task: BERT-base random weights on RTE text, MiniLM 
 through `kronbench.run.run` — the same data loading, optimizer, accelerate and evaluation code a user runs — for a
 fixed schedule, in each of `MODES`: eagerly, compiled block by block, and compiled whole as CUDA graphs. Runs are
 repeated in `rounds` with the order rotating, so host-side drift lands on every entry alike; a record per
-(scenario, method, mode) holds the median over rounds of the steady-state step time and samples per second (the trainer's own `timing`), their
-spread, the compile state and the ratio to the scenario's reference method in the same mode.
+(scenario, method, mode) holds the median over rounds of the steady-state step time and samples per second (the
+trainer's own `timing`), their spread, the compile state and the ratio to the scenario's reference method in the
+same mode.
 
 Run: python -m kronbench.bench_trainer [--config conf/bench/trainer.yaml] [key=value ...]
 Records: <output_dir>/trainer/<scenario>/<method>-<eager|compiled|cudagraphs>.json
@@ -79,9 +80,8 @@ def warm_compile_cache(overrides: list[list[str]], processes: int, scratch: Path
         process, log_path = running.pop(0)
         if process.wait() != 0:
             failed.append(f"{log_path}: {log_path.read_text()[-2000:]}")
-    if (
-        failed
-    ):  # the timed run of the same entry would fail the same way: say so now, with the compiler's words
+    # the timed run of the same entry would fail the same way: say so now, with the compiler's words
+    if failed:
         raise RuntimeError("compile warm-up failed:\n" + "\n".join(failed))
 
 
@@ -139,13 +139,12 @@ def bench_scenario(
     if unknown_modes := sorted(set(modes) - set(MODES)):
         raise ValueError(f"modes {unknown_modes} are not valid; choose from {list(MODES)}")
     entries = [(method, mode) for method in methods for mode in modes]
+
+    def entry_overrides(method: str, mode: str) -> list[str]:
+        return [*spec["overrides"], *plan.get("overrides", []), *methods[method], *MODES[mode]]
+
     warm_processes = int(plan.get("warm_compile_processes", 0))
-    compiled = [
-        [*spec["overrides"], *plan.get("overrides", []), *methods[method], *MODES[mode]]
-        for method in methods
-        for mode in modes
-        if mode in COMPILED_MODES
-    ]
+    compiled = [entry_overrides(method, mode) for method, mode in entries if mode in COMPILED_MODES]
     if warm_processes and compiled:
         warm_dir = scratch / f"{name}-warm"
         warm_dir.mkdir(parents=True, exist_ok=True)
@@ -159,7 +158,7 @@ def bench_scenario(
     for round_index in range(int(plan.get("rounds", 3))):
         shift = round_index % len(entries)
         for method, mode in entries[shift:] + entries[:shift]:
-            overrides = [*spec["overrides"], *plan.get("overrides", []), *methods[method], *MODES[mode]]
+            overrides = entry_overrides(method, mode)
             if spec.get("seed_per_round"):  # round i trains with seed i: scores over rounds show seed noise
                 overrides.append(f"seed={round_index}")
             record = run_once(overrides, scratch / f"{name}-{method}-{mode}")
@@ -189,7 +188,7 @@ def bench_scenario(
                 **summary,
                 "ratio_to_reference": None if ratio is None else round(ratio, 4),
                 "speedup_over_eager": None if speedup is None else round(speedup, 4),
-                "overrides": [*spec["overrides"], *plan.get("overrides", []), *methods[method], *MODES[mode]],
+                "overrides": entry_overrides(method, mode),
             }
         )
     return out
