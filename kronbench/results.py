@@ -19,6 +19,8 @@ from typing import Any
 
 import torch
 
+from kronbench.paths import CONF_DIR, PACKAGE_DIR
+
 SCHEMA_VERSION = 2  # 2: records carry `experiment` (preset cell) and `identity` (data fingerprint, hash)
 PACKAGES = ("torch", "transformers", "datasets", "accelerate", "peft", "hydra-core", "omegaconf", "kronbench")
 
@@ -138,21 +140,23 @@ def git_sha() -> str | None:
 @functools.cache
 def code_fingerprint() -> str:
     """SHA-256 (16 hex digits) of the code and configs that make a run: every `kronbench/**/*.py` and
-    `conf/**/*.yaml`, by relative path and content.
+    `conf/**/*.yaml`, by relative path and content (the same from a checkout and from an installed wheel).
 
     It names the code a record came from where `git_sha` cannot: a GPU machine may get the working tree with stale
     or no git metadata. Check a record against a commit: check it out, then
     `python -c "from kronbench.results import code_fingerprint as f; print(f())"`.
     """
-    return tree_fingerprint(Path(__file__).resolve().parent.parent)
+    return tree_fingerprint(PACKAGE_DIR, CONF_DIR)
 
 
-def tree_fingerprint(root: Path) -> str:
-    """`code_fingerprint` of the project at `root`."""
+def tree_fingerprint(package_dir: Path, conf_dir: Path) -> str:
+    """`code_fingerprint` of the modules under `package_dir` and the configs under `conf_dir`."""
     digest = hashlib.sha256()
-    files = sorted([*root.joinpath("kronbench").rglob("*.py"), *root.joinpath("conf").rglob("*.yaml")])
-    for path in files:
-        digest.update(path.relative_to(root).as_posix().encode() + b"\0" + path.read_bytes() + b"\0")
+    files = [("kronbench", p, package_dir) for p in package_dir.rglob("*.py")]
+    files += [("conf", p, conf_dir) for p in conf_dir.rglob("*.yaml")]
+    for prefix, path, root in sorted(files, key=lambda f: (f[0], f[1].relative_to(f[2]).as_posix())):
+        name = f"{prefix}/{path.relative_to(root).as_posix()}"
+        digest.update(name.encode() + b"\0" + path.read_bytes() + b"\0")
     return digest.hexdigest()[:16]
 
 

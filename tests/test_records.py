@@ -115,16 +115,18 @@ def test_code_fingerprint_names_the_code_and_configs_by_content(tmp_path):
     identifies the code where a GPU machine's git metadata (`git_sha`) may be stale."""
     from kronbench.results import code_fingerprint, environment, tree_fingerprint
 
-    (tmp_path / "kronbench" / "methods").mkdir(parents=True)
-    (tmp_path / "conf" / "train").mkdir(parents=True)
-    (tmp_path / "kronbench" / "methods" / "krona.py").write_text("x = 1\n")
-    (tmp_path / "conf" / "train" / "gpu.yaml").write_text("lr: 1e-3\n")
-    first = tree_fingerprint(tmp_path)
-    (tmp_path / "README.md").write_text("docs only")
-    assert tree_fingerprint(tmp_path) == first
-    (tmp_path / "conf" / "train" / "gpu.yaml").write_text("lr: 2e-3\n")
-    second = tree_fingerprint(tmp_path)
-    (tmp_path / "kronbench" / "methods" / "krona.py").write_text("x = 2\n")
-    assert len({first, second, tree_fingerprint(tmp_path)}) == 3
+    package, configs = tmp_path / "package", tmp_path / "configs"
+    (package / "methods").mkdir(parents=True)
+    (configs / "train").mkdir(parents=True)
+    (package / "methods" / "krona.py").write_text("x = 1\n")
+    (configs / "train" / "gpu.yaml").write_text("lr: 1e-3\n")
+    first = tree_fingerprint(package, configs)
+    (package / "README.md").write_text("docs only")
+    (configs / "notes.txt").write_text("not a config")
+    assert tree_fingerprint(package, configs) == first
+    (configs / "train" / "gpu.yaml").write_text("lr: 2e-3\n")
+    second = tree_fingerprint(package, configs)
+    (package / "methods" / "krona.py").write_text("x = 2\n")
+    assert len({first, second, tree_fingerprint(package, configs)}) == 3
     assert len(first) == 16 and int(first, 16) >= 0
     assert environment()["code_fingerprint"] == code_fingerprint()
