@@ -259,6 +259,10 @@ def main(argv: list[str] | None = None) -> list[Path]:
     register_schemas()
     from kronbench import methods as _methods  # noqa: F401  (registers method schemas)
 
+    if unknown := sorted(set(plan["scenarios_to_run"]) - set(plan["scenarios"])):
+        raise ValueError(
+            f"scenarios_to_run {unknown} are not in the plan; valid: {sorted(plan['scenarios'])}"
+        )
     out_dir = project_dir() / plan.get("output_dir", "outputs/bench") / "trainer"
     env = environment()
     written = []

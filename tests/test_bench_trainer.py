@@ -144,6 +144,10 @@ def test_methods_to_run_selects_a_subset_and_names_a_bad_one(tmp_path):
         ValueError, match=r"methods_to_run \['pfeifer'\] not in scenario 'core'; valid: \['krona'"
     ):
         bench_trainer.bench_scenario("core", spec, plan, tmp_path)
+    with pytest.raises(
+        ValueError, match=r"scenarios_to_run \['bert-base-table9'\] are not in the plan; valid: "
+    ):
+        bench_trainer.main(["scenarios_to_run=[bert-base-table9]"])
     with pytest.raises(ValueError, match=r"modes \['cudagraph'\] are not valid; choose from \['eager'"):
         bench_trainer.bench_scenario("core", spec, {"rounds": 1, "modes": ["cudagraph"]}, tmp_path)
 
