@@ -271,11 +271,28 @@ def test_a_failing_compiler_falls_back_to_eager_and_says_why():
     torch.testing.assert_close(got, expected)
 
 
+TRACE_ONLY = ["train.compile_backend=aot_eager"]  # the graphs the GPU compiler gets, run eagerly (CPU-exact)
+CUDA_GRAPHS = ["train.compile_backend=inductor", "train.compile_mode=reduce-overhead"]
+needs_cuda = pytest.mark.skipif(not torch.cuda.is_available(), reason="CUDA graphs need a GPU")
+
+
+@pytest.mark.parametrize(
+    ("scope", "backend", "loss_rel", "accuracy_abs"),
+    [
+        ("blocks", TRACE_ONLY, 1e-5, 1e-6),
+        ("model", TRACE_ONLY, 1e-5, 1e-6),
+        # on a GPU: the whole model compiled by inductor and replayed as CUDA graphs; its kernels reorder
+        # reductions, so a loss may move in the 5th digit and one of the 24 predictions may flip (accuracy in percent)
+        pytest.param("model", CUDA_GRAPHS, 1e-4, 100 / 24 + 1e-6, marks=needs_cuda, id="model-cudagraphs"),
+    ],
+)
 @needs_shared
-@pytest.mark.parametrize("scope", ["blocks", "model"])
-def test_trainer_runs_compiled_with_bucketed_shapes_and_matches_eager(tmp_path, scope):
-    """A real run (tiny BERT + KronA on RTE, dropout off): compiled and eager give the same evaluations, block by
-    block and with the whole model as one graph (the graph CUDA graphs replay on a GPU)."""
+def test_trainer_runs_compiled_with_bucketed_shapes_and_matches_eager(
+    tmp_path, scope, backend, loss_rel, accuracy_abs
+):
+    """A real run (tiny BERT + KronA on RTE, dropout off): compiled and eager give the same training losses and
+    evaluations, block by block, with the whole model as one graph (the graph CUDA graphs replay), and on a GPU
+    replayed as CUDA graphs."""
     common = [
         f"data_dir={DATA_DIR}",
         "model=tiny-bert",
@@ -298,7 +315,7 @@ def test_trainer_runs_compiled_with_bucketed_shapes_and_matches_eager(tmp_path, 
         compose_config(
             *common,
             "train.compile=true",
-            "train.compile_backend=aot_eager",
+            *backend,
             f"train.compile_scope={scope}",
             f"output_dir={tmp_path / 'c'}",
         )
@@ -307,5 +324,5 @@ def test_trainer_runs_compiled_with_bucketed_shapes_and_matches_eager(tmp_path, 
     assert compile_record["used"] and not eager_run["timing"]["compile"]["requested"]
     assert compile_record["scope"] == scope and compile_record["graph_breaks"] == 0
     for a, b in zip(eager_run["metrics"]["evals"], compiled_run["metrics"]["evals"], strict=True):
-        assert a["train_loss"] == pytest.approx(b["train_loss"], rel=1e-5)
-        assert a["validation"] == pytest.approx(b["validation"], abs=1e-6)
+        assert a["train_loss"] == pytest.approx(b["train_loss"], rel=loss_rel)
+        assert a["validation"] == pytest.approx(b["validation"], abs=accuracy_abs)
