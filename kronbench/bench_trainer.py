@@ -249,16 +249,13 @@ def main(argv: list[str] | None = None) -> list[Path]:
     parser.add_argument("--warm-run", help=argparse.SUPPRESS)
     parser.add_argument("--warm-dir", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
-    if args.warm_run:
-        register_schemas()
-        from kronbench import methods as _registered  # noqa: F401  (registers method schemas)
-
-        run_once(json.loads(args.warm_run), args.warm_dir)
-        return []
-    plan = load_plan(args.config, args.overrides)
     register_schemas()
     from kronbench import methods as _methods  # noqa: F401  (registers method schemas)
 
+    if args.warm_run:
+        run_once(json.loads(args.warm_run), args.warm_dir)
+        return []
+    plan = load_plan(args.config, args.overrides)
     if unknown := sorted(set(plan["scenarios_to_run"]) - set(plan["scenarios"])):
         raise ValueError(
             f"scenarios_to_run {unknown} are not in the plan; valid: {sorted(plan['scenarios'])}"

@@ -151,12 +151,11 @@ def code_fingerprint() -> str:
 
 def tree_fingerprint(package_dir: Path, conf_dir: Path) -> str:
     """`code_fingerprint` of the modules under `package_dir` and the configs under `conf_dir`."""
+    files = {f"kronbench/{p.relative_to(package_dir).as_posix()}": p for p in package_dir.rglob("*.py")}
+    files |= {f"conf/{p.relative_to(conf_dir).as_posix()}": p for p in conf_dir.rglob("*.yaml")}
     digest = hashlib.sha256()
-    files = [("kronbench", p, package_dir) for p in package_dir.rglob("*.py")]
-    files += [("conf", p, conf_dir) for p in conf_dir.rglob("*.yaml")]
-    for prefix, path, root in sorted(files, key=lambda f: (f[0], f[1].relative_to(f[2]).as_posix())):
-        name = f"{prefix}/{path.relative_to(root).as_posix()}"
-        digest.update(name.encode() + b"\0" + path.read_bytes() + b"\0")
+    for name in sorted(files):
+        digest.update(name.encode() + b"\0" + files[name].read_bytes() + b"\0")
     return digest.hexdigest()[:16]
 
 

@@ -145,10 +145,8 @@ def test_block_scope_compiles_the_outermost_stack_once_for_identical_layers():
         got = model(input_ids=ids).logits
     assert state.used and state.blocks == 2
     assert len(graphs) == 1
-    assert (state.graphs, state.graph_breaks) == (
-        1,
-        0,
-    )  # what the record says: one graph, nothing eager between
+    # what the record says: one graph, nothing eager between
+    assert (state.graphs, state.graph_breaks) == (1, 0)
     torch.testing.assert_close(got, expected)
     with eager(model):
         assert all(m._compiled_call_impl is None for m in model.modules())
