@@ -2,14 +2,18 @@
 
 Each scenario (a model and a task: BERT-base random weights on RTE text, MiniLM on GLUE) runs every listed method
 through `kronbench.run.run` — the same data loading, optimizer, accelerate and evaluation code a user runs — for a
-fixed schedule, in each of `MODES`: eagerly, compiled block by block, and compiled whole as CUDA graphs. Runs are
-repeated in `rounds` with the order rotating, so host-side drift lands on every entry alike; a record per
+fixed schedule, in each of its `MODES`: eagerly, compiled block by block, and compiled whole as CUDA graphs. Runs
+are repeated in `rounds` with the order rotating, so host-side drift lands on every entry alike; a record per
 (scenario, method, mode) holds the median over rounds of the steady-state step time and samples per second (the
-trainer's own `timing`), their spread, the compile state and the ratio to the scenario's reference method in the
-same mode.
+trainer's own `timing`), their spread, the compile state and the ratio to the method's reference in the same mode.
+
+Every run also leaves its own record (`runs/<method>-<mode>-round<i>.json`): a summary names exactly the runs it
+comes from, and a bench cut short (a time limit, a lost machine) resumes where it stopped — a run whose record
+exists for the same overrides, code and GPU is not run again (`force=true`: rerun all). `devices` spreads the
+scenarios over several GPUs of one host, one scenario per GPU at a time.
 
 Run: python -m kronbench.bench_trainer [--config conf/bench/trainer.yaml] [key=value ...]
-Records: <output_dir>/trainer/<scenario>/<method>-<eager|compiled|cudagraphs>.json
+Records: <output_dir>/trainer/<scenario>/<method>-<mode>.json and <output_dir>/trainer/<scenario>/runs/
 """
 
 from __future__ import annotations
@@ -31,6 +35,7 @@ from kronbench.bench import load_plan
 from kronbench.config import register_schemas
 from kronbench.paths import CONF_DIR, project_dir
 from kronbench.results import environment, write_json_atomic
+from kronbench.tables.records import TRAINER_RUN_KIND
 
 DEFAULT_CONFIG = CONF_DIR / "bench" / "trainer.yaml"
 # how a run executes: eagerly; compiled block by block (train.compile's default); the whole model compiled and
@@ -124,10 +129,76 @@ def summarise(records: list[dict[str, Any]]) -> dict[str, Any]:
     }
 
 
-def bench_scenario(
-    name: str, spec: dict[str, Any], plan: dict[str, Any], scratch: Path
-) -> list[dict[str, Any]]:
-    """Every (method, mode) of one scenario, in interleaved rounds; one record dict each."""
+def machine_id() -> str | None:
+    """This boot of this machine (Linux's boot id): the runs of one summary say how many machines they ran on."""
+    try:
+        return Path("/proc/sys/kernel/random/boot_id").read_text().strip()
+    except OSError:
+        return None
+
+
+def bench_environment() -> dict[str, Any]:
+    return {**environment(), "machine": machine_id()}
+
+
+def run_file(runs_dir: Path, method: str, mode: str, round_index: int) -> Path:
+    return runs_dir / f"{method}-{mode}-round{round_index + 1}.json"
+
+
+def run_record(
+    scenario: str, method: str, mode: str, round_index: int, overrides: list[str], record: dict[str, Any],
+    env: dict[str, Any],
+) -> dict[str, Any]:  # fmt: skip
+    """What a summary needs of one run, with what it ran (overrides, code, GPU, machine)."""
+    return {
+        "kind": TRAINER_RUN_KIND,
+        "schema_version": 1,
+        "scenario": scenario,
+        "method": method,
+        "mode": mode,
+        "round": round_index + 1,
+        "overrides": overrides,
+        "seed": record.get("seed"),
+        "metrics": {"score": record["metrics"]["score"]},
+        "params": {"trainable": record.get("params", {}).get("trainable")},
+        "timing": record["timing"],
+        "memory": record.get("memory"),
+        "env": env,
+    }
+
+
+def reusable_run(path: Path, overrides: list[str], env: dict[str, Any]) -> dict[str, Any] | None:
+    """The run record at `path` when it ran these overrides with this code on this GPU model, else None."""
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
+    old_env = data.get("env") or {}
+    same = (
+        data.get("kind") == TRAINER_RUN_KIND
+        and data.get("overrides") == overrides
+        and old_env.get("code_fingerprint") == env.get("code_fingerprint")
+        and old_env.get("gpu") == env.get("gpu")
+    )
+    return data if same else None
+
+
+def scenario_modes(spec: dict[str, Any], plan: dict[str, Any]) -> list[str]:
+    """The plan's `modes` when given (a command-line choice), else the scenario's own, else every mode."""
+    modes = list(plan.get("modes") or spec.get("modes") or MODES)
+    if unknown_modes := sorted(set(modes) - set(MODES)):
+        raise ValueError(f"modes {unknown_modes} are not valid; choose from {list(MODES)}")
+    return modes
+
+
+def method_reference(spec: dict[str, Any], method: str) -> str:
+    """The method a ratio is taken against: `references[method]` (AdaKron: Pfeiffer), else `reference`."""
+    return (spec.get("references") or {}).get(method, spec.get("reference", next(iter(spec["methods"]))))
+
+
+def scenario_entries(name: str, spec: dict[str, Any], plan: dict[str, Any]) -> list[tuple[str, str]]:
+    """The scenario's (method, mode) entries to run — `methods_to_run` or all methods, in each of its modes — or an
+    error naming the bad method, mode or reference."""
     methods: dict[str, list[str]] = spec["methods"]
     wanted = plan.get("methods_to_run")  # a subset of the scenario's methods (one device call each), else all
     if wanted:
@@ -135,50 +206,125 @@ def bench_scenario(
         if unknown:
             raise ValueError(f"methods_to_run {unknown} not in scenario {name!r}; valid: {sorted(methods)}")
         methods = {m: methods[m] for m in methods if m in wanted}
-    modes = list(plan.get("modes", list(MODES)))
-    if unknown_modes := sorted(set(modes) - set(MODES)):
-        raise ValueError(f"modes {unknown_modes} are not valid; choose from {list(MODES)}")
-    entries = [(method, mode) for method in methods for mode in modes]
+    for method in methods:
+        if (reference := method_reference(spec, method)) not in spec["methods"]:
+            raise ValueError(
+                f"scenario {name!r}: reference {reference!r} of {method!r} is not one of its methods "
+                f"{sorted(spec['methods'])}"
+            )
+    return [(method, mode) for method in methods for mode in scenario_modes(spec, plan)]
 
-    def entry_overrides(method: str, mode: str) -> list[str]:
-        return [*spec["overrides"], *plan.get("overrides", []), *methods[method], *MODES[mode]]
 
-    warm_processes = int(plan.get("warm_compile_processes", 0))
-    compiled = [entry_overrides(method, mode) for method, mode in entries if mode in COMPILED_MODES]
-    if warm_processes and compiled:
-        warm_dir = scratch / f"{name}-warm"
-        warm_dir.mkdir(parents=True, exist_ok=True)
-        started = time.perf_counter()
-        warm_compile_cache(compiled, warm_processes, warm_dir)
-        print(
-            f"{name}: compile warm-up of {len(compiled)} entries took {time.perf_counter() - started:.0f} s",
-            flush=True,
-        )
-    runs: dict[tuple[str, str], list[dict[str, Any]]] = {e: [] for e in entries}
+def entry_overrides(spec: dict[str, Any], plan: dict[str, Any], method: str, mode: str) -> list[str]:
+    """A (method, mode) entry's run overrides: the scenario's, the plan's, the method's, the mode's."""
+    return [*spec["overrides"], *plan.get("overrides", []), *spec["methods"][method], *MODES[mode]]
+
+
+def round_overrides(
+    spec: dict[str, Any], plan: dict[str, Any], method: str, mode: str, round_index: int
+) -> list[str]:
+    """The entry's overrides in one round (`seed_per_round`: round i trains with seed i, so the scores over rounds
+    show seed noise)."""
+    seed = [f"seed={round_index}"] if spec.get("seed_per_round") else []
+    return [*entry_overrides(spec, plan, method, mode), *seed]
+
+
+def kept_runs(
+    spec: dict[str, Any], plan: dict[str, Any], entries: list[tuple[str, str]], runs_dir: Path | None,
+    env: dict[str, Any],
+) -> dict[tuple[int, str, str], dict[str, Any]]:  # fmt: skip
+    """The (round, method, mode) runs whose records `runs_dir` already holds for this code and GPU model."""
+    done: dict[tuple[int, str, str], dict[str, Any]] = {}
+    if runs_dir is None or plan.get("force"):
+        return done
     for round_index in range(int(plan.get("rounds", 3))):
+        for method, mode in entries:
+            path = run_file(runs_dir, method, mode, round_index)
+            found = reusable_run(path, round_overrides(spec, plan, method, mode, round_index), env)
+            if found is not None:
+                done[(round_index, method, mode)] = found
+    return done
+
+
+def entries_to_compile(
+    spec: dict[str, Any], plan: dict[str, Any], entries: list[tuple[str, str]],
+    done: dict[tuple[int, str, str], dict[str, Any]],
+) -> list[list[str]]:  # fmt: skip
+    """The overrides of every compiled entry with a run still to make (what the compile warm-up runs)."""
+    rounds = range(int(plan.get("rounds", 3)))
+    return [
+        round_overrides(spec, plan, method, mode, 0)
+        for method, mode in entries
+        if mode in COMPILED_MODES and any((r, method, mode) not in done for r in rounds)
+    ]
+
+
+def warm_up(name: str, compiled: list[list[str]], plan: dict[str, Any], scratch: Path) -> None:
+    """`warm_compile_cache` of `compiled` with the plan's process count (0: no warm-up), timed."""
+    processes = int(plan.get("warm_compile_processes", 0))
+    if not processes or not compiled:
+        return
+    warm_dir = scratch / f"{name}-warm"
+    warm_dir.mkdir(parents=True, exist_ok=True)
+    started = time.perf_counter()
+    warm_compile_cache(compiled, processes, warm_dir)
+    print(
+        f"{name}: compile warm-up of {len(compiled)} entries took {time.perf_counter() - started:.0f} s",
+        flush=True,
+    )
+
+
+def bench_scenario(
+    name: str,
+    spec: dict[str, Any],
+    plan: dict[str, Any],
+    scratch: Path,
+    runs_dir: Path | None = None,
+    env: dict[str, Any] | None = None,
+) -> list[dict[str, Any]]:
+    """Every (method, mode) of one scenario, in interleaved rounds; one record dict each.
+
+    `runs_dir`: where each run's record is written, and read back instead of running again when it ran the same
+    overrides with the same code on the same GPU model (unless the plan says `force: true`); None: not kept.
+    """
+    entries = scenario_entries(name, spec, plan)
+    rounds = int(plan.get("rounds", 3))
+    env = env if env is not None else bench_environment()
+    done = kept_runs(spec, plan, entries, runs_dir, env)
+    warm_up(name, entries_to_compile(spec, plan, entries, done), plan, scratch)
+    runs: dict[tuple[str, str], list[dict[str, Any]]] = {e: [] for e in entries}
+    run_names: dict[tuple[str, str], list[str]] = {e: [] for e in entries}
+    for round_index in range(rounds):
         shift = round_index % len(entries)
         for method, mode in entries[shift:] + entries[:shift]:
-            overrides = entry_overrides(method, mode)
-            if spec.get("seed_per_round"):  # round i trains with seed i: scores over rounds show seed noise
-                overrides.append(f"seed={round_index}")
-            record = run_once(overrides, scratch / f"{name}-{method}-{mode}")
+            overrides = round_overrides(spec, plan, method, mode, round_index)
+            record = done.get((round_index, method, mode))
+            how = "kept from an earlier call"
+            if record is None:
+                result = run_once(overrides, scratch / f"{name}-{method}-{mode}")
+                record = run_record(name, method, mode, round_index, overrides, result, env)
+                how = "ran"
+                if runs_dir is not None:
+                    write_json_atomic(run_file(runs_dir, method, mode, round_index), record)
             runs[(method, mode)].append(record)
+            run_names[(method, mode)].append(run_file(Path("runs"), method, mode, round_index).as_posix())
             timing = record["timing"]
             print(  # progress: a long bench shows its runs as they finish
-                f"round {round_index + 1} {name} {method} {mode}: step {timing.get('steady_step_ms')} ms, "
-                f"run {timing['wall_seconds']} s, compile {timing.get('compile')}",
+                f"round {round_index + 1} {name} {method} {mode} ({how}): step {timing.get('steady_step_ms')} "
+                f"ms, run {timing['wall_seconds']} s, compile {timing.get('compile')}",
                 flush=True,
             )
     summaries = {entry: summarise(records) for entry, records in runs.items()}
-    reference = spec.get("reference", next(iter(methods)))
     out = []
     for (method, mode), summary in summaries.items():
+        reference = method_reference(spec, method)
         ref = summaries.get((reference, mode), {}).get("steady_step_ms")
         eager = summaries.get((method, "eager"), {}).get("steady_step_ms")
         ratio = None if not ref or summary["steady_step_ms"] is None else summary["steady_step_ms"] / ref
         speedup = (
             None if not eager or summary["steady_step_ms"] is None else eager / summary["steady_step_ms"]
         )
+        machines = {(r.get("env") or {}).get("machine") for r in runs[(method, mode)]}
         out.append(
             {
                 "scenario": name,
@@ -188,7 +334,10 @@ def bench_scenario(
                 **summary,
                 "ratio_to_reference": None if ratio is None else round(ratio, 4),
                 "speedup_over_eager": None if speedup is None else round(speedup, 4),
-                "overrides": entry_overrides(method, mode),
+                "overrides": entry_overrides(spec, plan, method, mode),
+                # the run records this summary comes from (relative to the scenario's folder), one per round
+                "runs": run_names[(method, mode)] if runs_dir is not None else [],
+                "machines": len(machines - {None}),  # distinct machines (boots) the rounds ran on
             }
         )
     return out
@@ -208,6 +357,14 @@ def _num(value: Any, digits: int = 2) -> str:
     return "–" if value is None else f"{value:.{digits}f}"
 
 
+def reference_text(records: list[dict[str, Any]]) -> str:
+    """`reference lora` or, where some methods have their own, `reference lora (adakron: pfeiffer)`."""
+    references = [r.get("reference") for r in records]
+    common = max(set(references), key=references.count)
+    own = sorted({f"{r['method']}: {r.get('reference')}" for r in records if r.get("reference") != common})
+    return f"reference {common}" + (f" ({', '.join(own)})" if own else "")
+
+
 def render(records: list[dict[str, Any]]) -> dict[str, str]:
     """Markdown per scenario from `make bench-trainer` records (kind "trainer"), methods in record order."""
     by_scenario: dict[str, list[dict[str, Any]]] = {}
@@ -216,8 +373,19 @@ def render(records: list[dict[str, Any]]) -> dict[str, str]:
     out = {}
     for scenario, recs in by_scenario.items():
         gpu = (recs[0].get("env") or {}).get("gpu") or "no GPU"
+        machines = sorted({r["machines"] for r in recs if r.get("machines")})
+        on = f" on {machines[0]} machine(s)" if len(machines) == 1 else ""
+        runs = sum(len(r.get("runs") or []) for r in recs)
+        from_runs = f" From the {runs} run records under `runs/`." if runs else ""
+        # rows from several bench invocations (a partial rerun) may differ in code or plan: say so
+        versions = {
+            (r.get("env") or {}).get("code_fingerprint") or (r.get("env") or {}).get("git_sha") for r in recs
+        }
+        mixed = (
+            f" Rows from {len(versions)} code versions: compare them with care." if len(versions) > 1 else ""
+        )
         lines = [
-            f"{gpu}; reference {recs[0].get('reference')}; {recs[0].get('rounds')} rounds.",
+            f"{gpu}{on}; {reference_text(recs)}; {recs[0].get('rounds')} rounds.{from_runs}{mixed}",
             "",
             "| method | mode | step ms [min, max] | kernel ms | step / kernel | samples/s | ×ref | ×eager "
             "| compiled | run s | score per round |",
@@ -237,6 +405,92 @@ def render(records: list[dict[str, Any]]) -> dict[str, str]:
             )
         out[scenario] = "\n".join(lines) + "\n"
     return out
+
+
+def visible_gpus() -> list[str]:
+    """The GPU ids this process may use: CUDA_VISIBLE_DEVICES's entries, else 0 … device_count - 1."""
+    listed = os.environ.get("CUDA_VISIBLE_DEVICES")
+    if listed is not None:
+        return [d.strip() for d in listed.split(",") if d.strip()]
+    import torch
+
+    return [str(i) for i in range(torch.cuda.device_count())]
+
+
+def resolve_devices(devices: Any) -> list[str]:
+    """`devices` of the plan: null (this process, no pinning), "all" (every visible GPU) or a list of GPU ids."""
+    if devices is None:
+        return []
+    if devices == "all":
+        found = visible_gpus()
+        if not found:
+            raise ValueError(
+                "devices=all: no GPU is visible (CUDA_VISIBLE_DEVICES or torch.cuda.device_count())"
+            )
+        return found
+    if isinstance(devices, list) and devices and all(isinstance(d, (int, str)) for d in devices):
+        return [str(d) for d in devices]
+    raise ValueError(
+        f"devices={devices!r} is not valid; give null, 'all' or a list of GPU ids such as [0, 1]"
+    )
+
+
+def forward_lines(prefix: str, stream: Any) -> None:
+    for line in stream:
+        print(f"[{prefix}] {line}", end="", flush=True)
+
+
+def run_on_devices(config: Path, overrides: list[str], scenarios: list[str], devices: list[str]) -> None:
+    """Each scenario in its own bench process pinned to one GPU (CUDA_VISIBLE_DEVICES), one per GPU at a time.
+
+    Scenarios are independent (their own records, interleaved rounds within each), so a node of several GPUs runs
+    them side by side; a scenario's rounds never spread over GPUs. Output lines are prefixed with the scenario;
+    every scenario runs even when another fails, and the failures are raised together at the end.
+    """
+    import threading
+
+    pending, running, failed = list(scenarios), [], []
+    free = list(devices)
+    while pending or running:
+        while pending and free:
+            name, device = pending.pop(0), free.pop(0)
+            command = [sys.executable, "-m", "kronbench.bench_trainer", "--config", str(config), *overrides,
+                       f"scenarios_to_run=[{name}]", "devices=null"]  # fmt: skip
+            env = {**os.environ, "CUDA_VISIBLE_DEVICES": device, "PYTHONUNBUFFERED": "1"}
+            print(f"[{name}] on GPU {device}: {' '.join(command[1:])}", flush=True)
+            process = subprocess.Popen(
+                command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env
+            )
+            thread = threading.Thread(target=forward_lines, args=(name, process.stdout), daemon=True)
+            thread.start()
+            running.append((name, device, process, thread))
+        time.sleep(0.2)
+        for item in [r for r in running if r[2].poll() is not None]:
+            name, device, process, thread = item
+            thread.join()
+            running.remove(item)
+            free.append(device)
+            if process.returncode != 0:
+                failed.append(f"{name} (GPU {device}): exit {process.returncode}")
+    if failed:
+        raise RuntimeError("bench scenarios failed (their output is above, prefixed): " + "; ".join(failed))
+
+
+def warm_every_scenario(plan: dict[str, Any], out_dir: Path, env: dict[str, Any], scratch: Path) -> None:
+    """`warm_only`: one compile warm-up of every scenario's compiled entries that still need runs; nothing timed.
+
+    A device call of its own: the timed calls that follow on the same machine load every kernel from the cache.
+    """
+    if not int(plan.get("warm_compile_processes", 0)):
+        raise ValueError("warm_only=true needs warm_compile_processes > 0 (the parallel warm-up runs)")
+    compiled = []
+    for name in plan["scenarios_to_run"]:
+        spec = plan["scenarios"][name]
+        entries = scenario_entries(name, spec, plan)
+        compiled += entries_to_compile(
+            spec, plan, entries, kept_runs(spec, plan, entries, out_dir / name / "runs", env)
+        )
+    warm_up("+".join(plan["scenarios_to_run"]), compiled, plan, scratch)
 
 
 def main(argv: list[str] | None = None) -> list[Path]:
@@ -260,12 +514,22 @@ def main(argv: list[str] | None = None) -> list[Path]:
         raise ValueError(
             f"scenarios_to_run {unknown} are not in the plan; valid: {sorted(plan['scenarios'])}"
         )
+    for name in plan["scenarios_to_run"]:  # every scenario's methods, modes and references, before any run
+        scenario_entries(name, plan["scenarios"][name], plan)
     out_dir = project_dir() / plan.get("output_dir", "outputs/bench") / "trainer"
-    env = environment()
+    devices = resolve_devices(plan.get("devices"))
+    if devices:
+        run_on_devices(args.config, args.overrides, plan["scenarios_to_run"], devices)
+        return sorted(p for name in plan["scenarios_to_run"] for p in (out_dir / name).glob("*.json"))
+    env = bench_environment()
     written = []
     with tempfile.TemporaryDirectory(prefix="kronbench-bench-trainer-") as scratch:
+        if plan.get("warm_only"):
+            warm_every_scenario(plan, out_dir, env, Path(scratch))
+            return []
         for name in plan["scenarios_to_run"]:
-            for record in bench_scenario(name, plan["scenarios"][name], plan, Path(scratch)):
+            runs_dir = out_dir / name / "runs"
+            for record in bench_scenario(name, plan["scenarios"][name], plan, Path(scratch), runs_dir, env):
                 path = out_dir / name / f"{record['method']}-{record['mode']}.json"
                 write_json_atomic(path, {"kind": "trainer", "schema_version": 1, **record, "env": env})
                 written.append(path)

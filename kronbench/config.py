@@ -244,6 +244,9 @@ class TrainConfig:
         "model: the whole forward",
     )
     compile_backend: str = "inductor"  # torch.compile backend ("aot_eager": trace only, for debugging)
+    # false: evaluate eagerly (a short run, e.g. the trainer bench's, spends more compiling its evaluation
+    # variants — a graph per grad mode and eval batch shape, a CUDA graph each — than they save)
+    compile_eval: bool = True
     pad_to_multiple_of: int | None = (
         None  # pad batches to a multiple of this length (bounded shapes for compile)
     )

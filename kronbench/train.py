@@ -213,7 +213,9 @@ class Trainer:
         action = "generate" if self.task.generates else "evaluate"  # beam search is the slow part: say so
         batches = tqdm(loader, desc=f"{action} {split.name}", leave=False, disable=not shown)
         self.model.eval()
-        with eager(self.accelerator.unwrap_model(self.model)) if self.task.generates else nullcontext():
+        # autoregressive decoding meets a new shape per generated token: it always runs eagerly
+        run_eagerly = self.task.generates or (self.cfg.compile and not self.cfg.compile_eval)
+        with eager(self.accelerator.unwrap_model(self.model)) if run_eagerly else nullcontext():
             metrics = self.task.evaluate(self.model, split.data, split.raw, batches, self.accelerator)
         self.model.train()
         return metrics

@@ -14,8 +14,11 @@ from tests.conftest import CONF_DIR, DATA_DIR, needs_shared
 def test_the_shipped_plan_names_scenarios_that_exist():
     plan = yaml.safe_load((CONF_DIR / "bench" / "trainer.yaml").read_text())
     assert set(plan["scenarios_to_run"]) <= set(plan["scenarios"])
-    for spec in plan["scenarios"].values():
+    for name, spec in plan["scenarios"].items():
         assert spec["reference"] in spec["methods"]
+        assert bench_trainer.scenario_entries(
+            name, spec, plan
+        )  # methods, modes and per-method references valid
 
 
 @pytest.mark.parametrize("plan_file", ["trainer.yaml", "trainer_cuda_graphs_probe.yaml"])
@@ -39,7 +42,7 @@ def test_every_shipped_scenario_entry_composes_into_a_valid_run_config(plan_file
 
 
 @needs_shared
-def test_tiny_plan_writes_one_record_per_method_and_mode(tmp_path):
+def test_tiny_plan_writes_one_record_per_method_and_mode(tmp_path, capsys):
     plan = {
         "output_dir": str(tmp_path / "bench"),
         "rounds": 1,
@@ -78,6 +81,15 @@ def test_tiny_plan_writes_one_record_per_method_and_mode(tmp_path):
     assert records["lora-compiled.json"]["compile"]["used"] is True
     assert records["lora-eager.json"]["compile"]["requested"] is False
     assert records["krona-eager.json"]["trainable"] < records["lora-eager.json"]["trainable"]
+    assert records["lora-compiled.json"]["runs"] == ["runs/lora-compiled-round1.json"]
+    # run again: every run is kept from its record (same overrides, code, GPU), nothing trains, same summaries
+    capsys.readouterr()
+    again = bench_trainer.main(["--config", str(config)])
+    progress = [line for line in capsys.readouterr().out.splitlines() if line.startswith("round 1 tiny")]
+    assert len(progress) == 4 and all("(kept from an earlier call)" in line for line in progress)
+    assert {p.name: json.loads(p.read_text())["steady_step_ms"] for p in again} == {
+        name: r["steady_step_ms"] for name, r in records.items()
+    }
 
 
 @needs_shared
@@ -213,3 +225,246 @@ def test_rounds_interleave_and_seed_per_round_trains_seed_i_in_round_i(tmp_path,
     assert lora["seeds"] == [0, 1, 2] and len(lora["scores"]) == 3
     assert lora["compiled_every_round"] and not out[("lora", "eager")]["compiled_every_round"]
     assert lora["step_over_kernel"] == round(11.0 / 4.0, 4)
+
+
+def counting_run_once(calls: list, fail_at: int | None = None):
+    """A stand-in for one real run: counts calls, can fail at call number `fail_at` (a cut-short bench)."""
+
+    def run_once(overrides, output_dir):
+        if fail_at is not None and len(calls) == fail_at:
+            raise RuntimeError("the device call ran out of time")
+        calls.append(overrides)
+        return fake_record(overrides, 10.0 + len(calls), 50.0)
+
+    return run_once
+
+
+TWO_METHODS = {
+    "reference": "lora",
+    "overrides": [],
+    "methods": {"lora": ["method=lora"], "krona": ["method=krona"]},
+}
+ENV = {"gpu": "NVIDIA H100 80GB HBM3", "code_fingerprint": "abc", "machine": "boot-1"}
+
+
+def test_a_cut_short_bench_resumes_from_its_run_records(tmp_path, monkeypatch):
+    """Each run leaves a record; a second call runs only what is missing, and each summary names its runs."""
+    plan, runs_dir = {"rounds": 2, "modes": ["eager"]}, tmp_path / "runs"
+    calls: list = []
+    monkeypatch.setattr(bench_trainer, "run_once", counting_run_once(calls, fail_at=3))
+    with pytest.raises(RuntimeError, match="ran out of time"):
+        bench_trainer.bench_scenario("s", TWO_METHODS, plan, tmp_path, runs_dir, ENV)
+    assert sorted(p.name for p in runs_dir.glob("*.json")) == [
+        "krona-eager-round1.json",
+        "krona-eager-round2.json",
+        "lora-eager-round1.json",
+    ]  # fmt: skip (round 2 starts with KronA: the order rotates)
+    calls.clear()
+    monkeypatch.setattr(bench_trainer, "run_once", counting_run_once(calls))
+    out = {
+        r["method"]: r for r in bench_trainer.bench_scenario("s", TWO_METHODS, plan, tmp_path, runs_dir, ENV)
+    }
+    assert calls == [["method=lora", "train.compile=false"]]  # only round 2's LoRA ran
+    assert out["krona"]["runs"] == ["runs/krona-eager-round1.json", "runs/krona-eager-round2.json"]
+    assert out["lora"]["rounds"] == 2 and out["lora"]["machines"] == 1
+    kept = json.loads((runs_dir / "lora-eager-round1.json").read_text())
+    assert kept["kind"] == "trainer_run" and kept["round"] == 1 and kept["env"] == ENV
+
+
+@pytest.mark.parametrize(
+    ("change", "reruns"),
+    [
+        ({}, 0),
+        ({"env": {**ENV, "code_fingerprint": "changed"}}, 4),  # other code: every run again
+        ({"env": {**ENV, "gpu": "NVIDIA H200"}}, 4),  # another GPU model
+        ({"env": {**ENV, "machine": "boot-2"}}, 0),  # the same GPU model after a restart: kept
+        ({"plan": {"force": True}}, 4),
+        ({"spec": {"overrides": ["train.lr=1e-4"]}}, 4),  # other overrides
+    ],
+)
+def test_a_run_record_is_kept_only_for_the_same_overrides_code_and_gpu(tmp_path, monkeypatch, change, reruns):
+    plan, runs_dir = {"rounds": 2, "modes": ["eager"]}, tmp_path / "runs"
+    calls: list = []
+    monkeypatch.setattr(bench_trainer, "run_once", counting_run_once(calls))
+    bench_trainer.bench_scenario("s", TWO_METHODS, plan, tmp_path, runs_dir, ENV)
+    calls.clear()
+    out = bench_trainer.bench_scenario(
+        "s", {**TWO_METHODS, **change.get("spec", {})}, {**plan, **change.get("plan", {})}, tmp_path, runs_dir,
+        change.get("env", ENV),
+    )  # fmt: skip
+    assert len(calls) == reruns
+    assert (
+        out[0]["machines"] == 1
+    )  # the runs it keeps ran on the first machine, the ones it reruns on this one
+
+
+def test_each_method_is_compared_with_its_own_reference_and_a_bad_one_is_named(tmp_path, monkeypatch):
+    """AdaKron against Pfeiffer, KronA against LoRA, in one scenario; a reference outside it fails before runs."""
+    steps = {"lora": 10.0, "krona": 10.4, "pfeiffer": 8.0, "adakron": 8.2}
+
+    def run_once(overrides, output_dir):
+        method = next(o.split("=")[1] for o in overrides if o.startswith("method="))
+        return fake_record(overrides, steps[method], 50.0)
+
+    monkeypatch.setattr(bench_trainer, "run_once", run_once)
+    spec = {"reference": "lora", "references": {"adakron": "pfeiffer"}, "overrides": [],
+            "methods": {m: [f"method={m}"] for m in steps}}  # fmt: skip
+    out = {
+        r["method"]: r
+        for r in bench_trainer.bench_scenario("s", spec, {"rounds": 1, "modes": ["eager"]}, tmp_path)
+    }
+    assert out["adakron"]["reference"] == "pfeiffer" and out["adakron"]["ratio_to_reference"] == round(
+        8.2 / 8.0, 4
+    )
+    assert out["krona"]["reference"] == "lora" and out["krona"]["ratio_to_reference"] == 1.04
+    header = bench_trainer.render(list(out.values()))["s"].splitlines()[0]
+    assert "reference lora (adakron: pfeiffer)" in header
+    bad = {**spec, "references": {"adakron": "pfeifer"}}
+    with pytest.raises(ValueError, match=r"reference 'pfeifer' of 'adakron' is not one of its methods"):
+        bench_trainer.bench_scenario("s", bad, {"rounds": 1, "modes": ["eager"]}, tmp_path)
+
+
+def test_a_scenario_runs_its_own_modes_unless_the_plan_names_modes():
+    spec = {**TWO_METHODS, "modes": ["cudagraphs"]}
+    assert bench_trainer.scenario_entries("s", spec, {"modes": None}) == [
+        ("lora", "cudagraphs"),
+        ("krona", "cudagraphs"),
+    ]
+    assert bench_trainer.scenario_entries("s", spec, {"modes": ["eager"]}) == [
+        ("lora", "eager"),
+        ("krona", "eager"),
+    ]
+    assert len(bench_trainer.scenario_entries("s", TWO_METHODS, {})) == 2 * len(bench_trainer.MODES)
+    with pytest.raises(ValueError, match=r"modes \['graphs'\] are not valid"):
+        bench_trainer.scenario_entries("s", {**TWO_METHODS, "modes": ["graphs"]}, {})
+
+
+def test_warm_only_compiles_every_scenarios_entries_still_to_run_and_nothing_else(tmp_path, monkeypatch):
+    warmed: list = []
+    monkeypatch.setattr(
+        bench_trainer, "warm_compile_cache", lambda entries, processes, scratch: warmed.extend(entries)
+    )
+    plan = {"rounds": 1, "warm_compile_processes": 4, "scenarios_to_run": ["a", "b"], "scenarios": {
+        "a": {**TWO_METHODS, "modes": ["eager", "cudagraphs"]}, "b": {**TWO_METHODS, "modes": ["compiled"]}}}  # fmt: skip
+    done = tmp_path / "trainer" / "b" / "runs"  # b's KronA already ran: not warmed again
+    overrides = bench_trainer.round_overrides(plan["scenarios"]["b"], plan, "krona", "compiled", 0)
+    bench_trainer.write_json_atomic(
+        bench_trainer.run_file(done, "krona", "compiled", 0),
+        bench_trainer.run_record(
+            "b", "krona", "compiled", 0, overrides, fake_record(overrides, 9.0, 50.0), ENV
+        ),
+    )
+    bench_trainer.warm_every_scenario(plan, tmp_path / "trainer", ENV, tmp_path)
+    assert warmed == [["method=lora", *bench_trainer.MODES["cudagraphs"]], ["method=krona", *bench_trainer.MODES["cudagraphs"]],
+                      ["method=lora", *bench_trainer.MODES["compiled"]]]  # fmt: skip
+    with pytest.raises(ValueError, match="warm_only=true needs warm_compile_processes > 0"):
+        bench_trainer.warm_every_scenario({**plan, "warm_compile_processes": 0}, tmp_path, ENV, tmp_path)
+
+
+def test_devices_are_null_all_or_a_list_of_gpu_ids(monkeypatch):
+    assert bench_trainer.resolve_devices(None) == [] and bench_trainer.resolve_devices([0, 1]) == ["0", "1"]
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "2,3")
+    assert bench_trainer.resolve_devices("all") == ["2", "3"]
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "")
+    with pytest.raises(ValueError, match="devices=all: no GPU is visible"):
+        bench_trainer.resolve_devices("all")
+    with pytest.raises(
+        ValueError, match=r"devices='some' is not valid; give null, 'all' or a list of GPU ids"
+    ):
+        bench_trainer.resolve_devices("some")
+
+
+@needs_shared
+def test_scenarios_run_side_by_side_one_process_per_device_and_a_failure_is_named(tmp_path, capfd):
+    """`devices`: each scenario in its own pinned process; one failing scenario leaves the other's records."""
+    plan = {
+        "output_dir": str(tmp_path / "bench"), "rounds": 1, "modes": ["eager"], "warm_compile_processes": 0,
+        "overrides": [f"data_dir={DATA_DIR}", "train=demo", "train.max_train_samples=16", "train.max_eval_samples=8",
+                      "train.batch_size=8", "train.progress_bar=false", "train.max_steps=2", "model=tiny-bert",
+                      "task=glue/rte"],
+        "scenarios_to_run": ["good", "bad"],
+        "scenarios": {"good": {"reference": "lora", "overrides": [], "methods": {"lora": ["method=lora"]}},
+                      "bad": {"reference": "lora", "overrides": ["train.lr=-1"], "methods": {"lora": ["method=lora"]}}},
+    }  # fmt: skip
+    config = tmp_path / "plan.yaml"
+    config.write_text(yaml.safe_dump(plan))
+    with pytest.raises(RuntimeError, match=r"bench scenarios failed .*: bad \(GPU 1\): exit 1"):
+        bench_trainer.main(["--config", str(config), "devices=[0, 1]"])
+    out = capfd.readouterr().out
+    assert (
+        "[good] on GPU 0" in out and "[bad] on GPU 1" in out and "[good] round 1 good lora eager (ran)" in out
+    )
+    good = json.loads((tmp_path / "bench" / "trainer" / "good" / "lora-eager.json").read_text())
+    assert good["env"]["cuda_visible_devices"] == "0" and good["runs"] == ["runs/lora-eager-round1.json"]
+    assert not (tmp_path / "bench" / "trainer" / "bad").exists()
+
+
+def test_make_tables_reads_run_records_and_excludes_a_summary_whose_runs_are_missing(tmp_path):
+    """A trainer-bench summary names its run records; `make tables` keeps it only when every one is there."""
+    from kronbench import tables
+
+    folder = tmp_path / "results" / "bench" / "trainer" / "s"
+    overrides = ["method=lora", "train.compile=false"]
+    run = bench_trainer.run_record("s", "lora", "eager", 0, overrides, fake_record(overrides, 9.0, 50.0), ENV)
+    bench_trainer.write_json_atomic(folder / "runs" / "lora-eager-round1.json", run)
+    summary = {
+        "kind": "trainer",
+        "schema_version": 1,
+        "scenario": "s",
+        "mode": "eager",
+        "steady_step_ms": 9.0,
+    }
+    for method, runs in (
+        ("lora", ["runs/lora-eager-round1.json"]),
+        ("krona", ["runs/krona-eager-round1.json"]),
+    ):
+        bench_trainer.write_json_atomic(
+            folder / f"{method}-eager.json", {**summary, "method": method, "runs": runs}
+        )
+    records = tables.load_records(tmp_path / "results")
+    assert [r["method"] for r in records.trainer_bench] == ["lora"] and len(records.trainer_runs) == 1
+    assert [(e.path, e.reason) for e in records.excluded] == [
+        ("bench/trainer/s/krona-eager.json",
+         "names run records it comes from that are missing: runs/krona-eager-round1.json")
+    ]  # fmt: skip
+
+
+@pytest.mark.parametrize("piece", ["warm", "32x128", "64x256", "minilm", "rte"])
+def test_each_gpu_script_piece_names_a_valid_plan(piece, tmp_path):
+    """`scripts/gpu/bench_trainer.sh <piece>` (its command printed, not run): its plan overrides name real
+    scenarios whose entries are valid."""
+    import subprocess
+
+    from kronbench.bench import load_plan
+    from tests.conftest import REPO
+
+    show = tmp_path / "show-args"
+    show.write_text("#!/bin/sh\nprintf '%s\\n' \"$@\"\n")
+    show.chmod(0o755)
+    shown = subprocess.run(["bash", "scripts/gpu/bench_trainer.sh", piece], cwd=REPO, env={"PY": str(show), "PATH": "/usr/bin:/bin"},
+                           capture_output=True, text=True, check=True).stdout  # fmt: skip
+    words = shown.splitlines()
+    assert words[:2] == ["-m", "kronbench.bench_trainer"] and "output_dir=results/bench" in words
+    plan = load_plan(CONF_DIR / "bench" / "trainer.yaml", words[2:])
+    assert plan["scenarios_to_run"] and set(plan["scenarios_to_run"]) <= set(plan["scenarios"])
+    for name in plan["scenarios_to_run"]:
+        assert bench_trainer.scenario_entries(name, plan["scenarios"][name], plan)
+
+
+def test_the_gpu_script_refuses_an_unknown_piece():
+    import subprocess
+
+    from tests.conftest import REPO
+
+    done = subprocess.run(
+        ["bash", "scripts/gpu/bench_trainer.sh", "table9"], cwd=REPO, capture_output=True, text=True
+    )
+    assert done.returncode == 2 and "usage:" in done.stderr and "32x128" in done.stderr
+
+
+def test_a_table_of_rows_from_several_code_versions_says_so():
+    row = {"scenario": "s", "mode": "eager", "steady_step_ms": 9.0, "reference": "lora", "rounds": 3}
+    same = [{**row, "method": m, "env": {"code_fingerprint": "a"}} for m in ("lora", "krona")]
+    assert "code versions" not in bench_trainer.render(same)["s"]
+    mixed = [same[0], {**same[1], "env": {"code_fingerprint": "b"}}]
+    assert "Rows from 2 code versions: compare them with care." in bench_trainer.render(mixed)["s"]

@@ -324,3 +324,18 @@ def test_trainer_runs_compiled_with_bucketed_shapes_and_matches_eager(
     for a, b in zip(eager_run["metrics"]["evals"], compiled_run["metrics"]["evals"], strict=True):
         assert a["train_loss"] == pytest.approx(b["train_loss"], rel=loss_rel)
         assert a["validation"] == pytest.approx(b["validation"], abs=accuracy_abs)
+
+
+@needs_shared
+def test_compile_eval_false_evaluates_eagerly_and_compiles_only_the_training_graphs(tmp_path):
+    """`train.compile_eval=false` (the trainer bench's short runs): training compiled, evaluation eager — fewer
+    graphs than a run that compiles its evaluation too, and the same evaluations."""
+    common = [f"data_dir={DATA_DIR}", "model=tiny-bert", "method=lora", "task=glue/rte", "train=demo",
+              "train.max_steps=2", "train.max_train_samples=16", "train.max_eval_samples=12", "train.batch_size=8",
+              "train.pad_to_multiple_of=32", "train.progress_bar=false", "train.compile=true", *TRACE_ONLY,
+              "train.compile_scope=model"]  # fmt: skip
+    both = run(compose_config(*common, f"output_dir={tmp_path / 'both'}"))
+    train_only = run(compose_config(*common, "train.compile_eval=false", f"output_dir={tmp_path / 'train'}"))
+    graphs_both, graphs_train = (r["timing"]["compile"]["graphs"] for r in (both, train_only))
+    assert train_only["timing"]["compile"]["used"] and 0 < graphs_train < graphs_both
+    assert train_only["metrics"]["report"]["metrics"] == pytest.approx(both["metrics"]["report"]["metrics"])

@@ -12,6 +12,7 @@ from typing import Any
 RUN_SCHEMAS = (1, 2)  # kronbench run records: 1 before records carried their experiment cell, 2 with it
 BENCH_SCHEMAS = (1, 2)
 SKIP_DIRS = ("tables",)  # our own output
+TRAINER_RUN_KIND = "trainer_run"  # one run of `make bench-trainer`, beside the summaries (kind "trainer")
 
 
 @dataclass(frozen=True)
@@ -34,6 +35,9 @@ class Records:
     failed: list[dict[str, Any]] = field(default_factory=list)
     bench: list[dict[str, Any]] = field(default_factory=list)
     trainer_bench: list[dict[str, Any]] = field(default_factory=list)  # `make bench-trainer` (kind "trainer")
+    trainer_runs: list[dict[str, Any]] = field(
+        default_factory=list
+    )  # the runs they summarise ("trainer_run")
     excluded: list[Excluded] = field(default_factory=list)
     _index: dict[tuple[str, ...], list[dict[str, Any]]] | None = field(default=None, repr=False)
 
@@ -102,6 +106,34 @@ def trainer_bench_problem(data: dict[str, Any]) -> str | None:
     return f"foreign: trainer bench record without {', '.join(missing)}" if missing else None
 
 
+def trainer_run_problem(data: dict[str, Any]) -> str | None:
+    """Why one run of `make bench-trainer` (kind "trainer_run") is not usable (None when it is)."""
+    if data.get("schema_version") not in TRAINER_BENCH_SCHEMAS:
+        return f"foreign schema: trainer bench run schema_version {data.get('schema_version')!r}"
+    missing = [k for k in ("scenario", "method", "mode", "round", "timing") if k not in data]
+    return f"foreign: trainer bench run record without {', '.join(missing)}" if missing else None
+
+
+def summaries_without_their_runs(out: Records) -> None:
+    """Exclude a trainer-bench summary that names a run record (`runs`) the results folder does not hold: its
+    numbers would come from runs nobody can check."""
+    present = {r["_path"] for r in out.trainer_runs}
+    kept = []
+    for summary in out.trainer_bench:
+        folder = summary["_path"].rsplit("/", 1)[0]
+        missing = [run for run in summary.get("runs") or [] if f"{folder}/{run}" not in present]
+        if missing:
+            out.excluded.append(
+                Excluded(
+                    summary["_path"],
+                    f"names run records it comes from that are missing: {', '.join(missing)}",
+                )
+            )
+        else:
+            kept.append(summary)
+    out.trainer_bench = kept
+
+
 def bench_record_problem(data: Any) -> str | None:
     """Why `data` is not a usable bench record (None when it is one)."""
     if not isinstance(data, dict):
@@ -130,6 +162,7 @@ def load_records(root: Path) -> Records:
             reason = add_run(out, data, name)
         if reason is not None:
             out.excluded.append(Excluded(name, reason))
+    summaries_without_their_runs(out)
     return out
 
 
@@ -139,6 +172,11 @@ def add_bench(out: Records, data: Any, name: str) -> str | None:
         reason = trainer_bench_problem(data)
         if reason is None:
             out.trainer_bench.append({**data, "_path": name})
+        return reason
+    if isinstance(data, dict) and data.get("kind") == TRAINER_RUN_KIND:
+        reason = trainer_run_problem(data)
+        if reason is None:
+            out.trainer_runs.append({**data, "_path": name})
         return reason
     items = data if isinstance(data, list) else [data]
     reason = next((p for p in map(bench_record_problem, items) if p), None)

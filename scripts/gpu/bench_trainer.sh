@@ -1,28 +1,39 @@
 #!/usr/bin/env bash
-# `make bench-trainer` on one GPU, in pieces that each fit a 10-minute device call. Records: results/bench/trainer/.
+# `make bench-trainer` on GPUs, in pieces that each fit a 10-minute device call. Records: results/bench/trainer/.
 # On a bare GPU machine: source scripts/gpu/setup.sh first (wheels, MiniLM, CoLA/RTE data, the BERT tokenizer).
-# Every piece first compiles its compiled entries in parallel short runs (warm_compile_processes), then times
-# 3 interleaved rounds. Measured on an H100: the warm-up of 3 whole-model entries took 91 s, of 2 block entries
-# 37 s; after it a BERT-base run of 120 steps takes 17-35 s (eager 25-35, block-compiled 17-22, CUDA graphs 19-22),
-# a MiniLM CoLA run of 5 epochs about 45 s. Each piece is sized to fit one call:
-#   bash scripts/gpu/bench_trainer.sh core          BERT-base 32 x 128: LoRA, KronA, full FT; eager and CUDA graphs
-#   bash scripts/gpu/bench_trainer.sh core-blocks   full FT block-compiled (LoRA and KronA's are committed)
-#   bash scripts/gpu/bench_trainer.sh core-adakron  Pfeiffer and AdaKron (Pfeiffer the reference); eager, CUDA graphs
-#   bash scripts/gpu/bench_trainer.sh table9-square-32x128 | table9-thin-32x128 | table9-square-64x256 |
-#        table9-thin-64x256                         KronA Table 9's factor shapes vs LoRA, CUDA graphs
-#   bash scripts/gpu/bench_trainer.sh 64x256        LoRA, KronA, Pfeiffer, AdaKron at 64 x 256, CUDA graphs
-#   bash scripts/gpu/bench_trainer.sh minilm-lora | minilm-krona   MiniLM on CoLA, 5 epochs, seeds 0-2, every mode
+#
+# Every run leaves its record under <scenario>/runs/ as it finishes, so a piece cut short by its call's time limit
+# is simply run again (on the same machine: its compile cache is warm) and goes on where it stopped; the
+# summaries are written when every round of a scenario is there. Order of the pieces for the issue's targets:
+#   bash scripts/gpu/bench_trainer.sh test    the CUDA-graph replay against the eager losses (pytest, GPU only)
+#   bash scripts/gpu/bench_trainer.sh warm    compile every compiled entry of 32x128, 64x256, minilm once,
+#                                             16 short runs at a time (the timed pieces then load the kernels)
+#   bash scripts/gpu/bench_trainer.sh 32x128  full FT, LoRA, Pfeiffer, AdaKron, KronA at Table 9's seven factor
+#                                             shapes; BERT-base 32 x 128, CUDA graphs, 3 rounds (33 runs)
+#   bash scripts/gpu/bench_trainer.sh 64x256  the same at 64 x 256 but full FT (30 runs)
+#   bash scripts/gpu/bench_trainer.sh minilm  MiniLM on CoLA, 5 epochs, LoRA and KronA, eager vs CUDA graphs,
+#                                             seeds 0-2 (12 runs)
+#   bash scripts/gpu/bench_trainer.sh rte     full FT, LoRA, KronA eager vs block-compiled vs CUDA graphs (27 runs)
+#   bash scripts/gpu/bench_trainer.sh all     32x128, 64x256, minilm: side by side, one per GPU, when several
+#                                             GPUs are visible; else one after the other
+# Measured on an H100 (bench of 2026-12, before compile_eval=false): a BERT-base run of 120 steps took 17-22 s
+# block-compiled or as CUDA graphs and 25-35 s eager, nearly all of it loading, tracing and evaluating; a MiniLM CoLA
+# run of 5 epochs about 45 s eager. WARM=0 skips a piece's own compile warm-up (after `warm` on the same machine).
 # Then: python -m kronbench.tables --results results (writes results/tables/bench_trainer_<scenario>.md).
 set -euo pipefail
 PY=${PY:-python}
-BENCH=("$PY" -m kronbench.bench_trainer output_dir=results/bench)
-case "${1:-core}" in
-  core) "${BENCH[@]}" "scenarios_to_run=[bert-base-rte]" "modes=[eager, cudagraphs]" ;;
-  core-blocks) "${BENCH[@]}" "scenarios_to_run=[bert-base-rte]" "methods_to_run=[full]" "modes=[compiled]" ;;
-  core-adakron) "${BENCH[@]}" "scenarios_to_run=[bert-base-adakron]" "modes=[eager, cudagraphs]" ;;
-  table9-*) "${BENCH[@]}" "modes=[cudagraphs]" "scenarios_to_run=[bert-base-${1}]" ;;
-  64x256) "${BENCH[@]}" "modes=[cudagraphs]" "scenarios_to_run=[bert-base-rte-64x256]" ;;
-  minilm-lora|minilm-krona) "${BENCH[@]}" "scenarios_to_run=[minilm-cola]" "methods_to_run=[${1#minilm-}]" ;;
-  *) echo "usage: $0 core|core-blocks|core-adakron|table9-{square,thin}-{32x128,64x256}|64x256|minilm-lora|minilm-krona" >&2
+BENCH=("$PY" -m kronbench.bench_trainer output_dir=results/bench "warm_compile_processes=${WARM:-8}")
+TARGETS="scenarios_to_run=[bert-base-32x128, bert-base-64x256, minilm-cola]"
+case "${1:-}" in
+  test) "$PY" -m pytest -q tests/test_compile.py -k cudagraphs -p no:cacheprovider ;;
+  warm) "$PY" -m kronbench.bench_trainer output_dir=results/bench "$TARGETS" warm_only=true \
+          "warm_compile_processes=${WARM:-16}" ;;
+  32x128) "${BENCH[@]}" "scenarios_to_run=[bert-base-32x128]" ;;
+  64x256) "${BENCH[@]}" "scenarios_to_run=[bert-base-64x256]" ;;
+  minilm) "${BENCH[@]}" "scenarios_to_run=[minilm-cola]" ;;
+  rte) "${BENCH[@]}" "scenarios_to_run=[bert-base-rte]" ;;
+  all) gpus=$("$PY" -c "import torch; print(torch.cuda.device_count())")
+       if [ "$gpus" -gt 1 ]; then "${BENCH[@]}" "$TARGETS" devices=all; else "${BENCH[@]}" "$TARGETS"; fi ;;
+  *) echo "usage: $0 test|warm|32x128|64x256|minilm|rte|all" >&2
      exit 2 ;;
 esac

@@ -4,7 +4,11 @@
 # KRONBENCH_MPS=1 also starts CUDA MPS, so that the many small runs of a sweep sharing one GPU run their kernels
 # side by side instead of time-slicing whole contexts; it is checked with a CUDA call and stopped if that fails.
 set -e
-python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site .whl/*.whl
+# a warm machine (the next call within its idle time) keeps /tmp: install only when the wheels changed
+if ! ls .whl | cmp -s - /tmp/site/.kronbench-wheels; then
+  python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site .whl/*.whl
+  ls .whl > /tmp/site/.kronbench-wheels
+fi
 export PYTHONPATH=/tmp/site:$PWD
 # A ../shared-like folder: task data (the presets' scale=local reads $KRONBENCH_SHARED/data) and tokenizers
 mkdir -p /tmp/shared/data && tar -C /tmp/shared/data -xzf .carry/data.tar.gz
