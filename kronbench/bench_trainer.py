@@ -113,6 +113,9 @@ def summarise(records: list[dict[str, Any]]) -> dict[str, Any]:
         "gpu_kernel_ms_spread": spread(kernel),
         "step_over_kernel": round(step_ms / kernel_ms, 4) if step_ms and kernel_ms else None,
         "kernel_launches_per_step": profiles[-1].get("kernel_launches_per_step"),
+        "top_kernels": profiles[-1].get(
+            "top_kernels"
+        ),  # the last round's, per step: where the kernel time goes
         "train_samples_per_second": round(statistics.median(rates), 3),
         "train_samples_per_second_spread": spread(rates),
         # the whole run: model and data loading, compilation, training and evaluation
@@ -365,6 +368,42 @@ def reference_text(records: list[dict[str, Any]]) -> str:
     return f"reference {common}" + (f" ({', '.join(own)})" if own else "")
 
 
+OVER_TARGET = 1.05  # a method's step over its reference's above this gets its kernel difference listed
+KERNELS_LISTED = 6
+
+
+def kernel_difference(record: dict[str, Any], reference: dict[str, Any]) -> list[tuple[str, float]]:
+    """The kernels (by name) that take more device time per step in `record` than in `reference`, most first:
+    (name, extra µs per step). From each record's `top_kernels`; a kernel outside the reference's top list counts
+    whole."""
+    mine = {k["name"]: k["us"] for k in record.get("top_kernels") or []}
+    theirs = {k["name"]: k["us"] for k in reference.get("top_kernels") or []}
+    extra = [(name, round(us - theirs.get(name, 0.0), 2)) for name, us in mine.items()]
+    return sorted([e for e in extra if e[1] > 0], key=lambda e: -e[1])[:KERNELS_LISTED]
+
+
+def kernel_difference_lines(recs: list[dict[str, Any]]) -> list[str]:
+    """Markdown: for every row over `OVER_TARGET` × its reference, the kernels that take the extra time."""
+    by_entry = {(r["method"], r["mode"]): r for r in recs}
+    lines: list[str] = []
+    for r in sorted(recs, key=lambda r: (r["method"], r["mode"])):
+        reference = by_entry.get((r.get("reference"), r["mode"]))
+        ratio = r.get("ratio_to_reference")
+        if reference is None or ratio is None or ratio <= OVER_TARGET or not r.get("top_kernels"):
+            continue
+        extra = kernel_difference(r, reference)
+        kernel_gap = (r.get("gpu_kernel_ms") or 0) - (reference.get("gpu_kernel_ms") or 0)
+        lines.append(
+            f"- **{r['method']}** ({r['mode']}) is {ratio:.3f}× {r['reference']}; kernel time "
+            f"{kernel_gap:+.2f} ms a step. Kernels with more time per step than in {r['reference']}: "
+            + "; ".join(f"`{name}` +{us:.0f} µs" for name, us in extra)
+        )
+    if lines:
+        lines = ["", f"Where the kernel time goes, for rows above {OVER_TARGET}× their reference (the last "
+                 "round's profile, top kernels by device time):", "", *lines]  # fmt: skip
+    return lines
+
+
 def render(records: list[dict[str, Any]]) -> dict[str, str]:
     """Markdown per scenario from `make bench-trainer` records (kind "trainer"), methods in record order."""
     by_scenario: dict[str, list[dict[str, Any]]] = {}
@@ -403,6 +442,7 @@ def render(records: list[dict[str, Any]]) -> dict[str, str]:
                 f"| {_num(r.get('speedup_over_eager'), 2)} | {'yes' if compiled else 'no'} "
                 f"| {_num(r.get('run_seconds'), 0)} | {scores} |"
             )
+        lines += kernel_difference_lines(recs)
         out[scenario] = "\n".join(lines) + "\n"
     return out
 

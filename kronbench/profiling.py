@@ -17,13 +17,31 @@ from torch.profiler import ProfilerActivity, profile
 LAUNCH_APIS = ("cudaLaunchKernel", "cuLaunchKernel", "cudaLaunchKernelExC", "cuLaunchKernelEx")
 
 
-def kernel_summary(prof: profile, calls: int) -> dict[str, float]:
-    """Device kernel ms and kernel launches per call, from a finished profiler."""
+TOP_KERNELS = 20  # the kernels a step record lists by device time: where one method's kernel time goes
+KERNEL_NAME_CHARS = 160
+
+
+def kernel_summary(prof: profile, calls: int) -> dict[str, Any]:
+    """Device kernel ms and kernel launches per call, and the `TOP_KERNELS` kernels by device time (name, µs and
+    count per call), from a finished profiler."""
     events = prof.key_averages()
     cuda = torch.autograd.DeviceType.CUDA
-    kernel_us = sum(e.self_device_time_total for e in events if e.device_type == cuda)
+    kernels = [e for e in events if e.device_type == cuda and e.self_device_time_total > 0]
+    kernel_us = sum(e.self_device_time_total for e in kernels)
     launches = sum(e.count for e in events if e.key in LAUNCH_APIS)
-    return {"gpu_kernel_ms": kernel_us / calls / 1e3, "kernel_launches": launches / calls}
+    top = sorted(kernels, key=lambda e: e.self_device_time_total, reverse=True)[:TOP_KERNELS]
+    return {
+        "gpu_kernel_ms": kernel_us / calls / 1e3,
+        "kernel_launches": launches / calls,
+        "top_kernels": [
+            {
+                "name": e.key[:KERNEL_NAME_CHARS],
+                "us": round(e.self_device_time_total / calls, 2),
+                "count": round(e.count / calls, 2),
+            }
+            for e in top
+        ],
+    }
 
 
 def activities() -> list[ProfilerActivity]:
@@ -90,6 +108,7 @@ class StepProfiler:
                 "wall_over_kernel": round(wall_ms / summary["gpu_kernel_ms"], 3)
                 if summary["gpu_kernel_ms"] > 0
                 else None,
+                "top_kernels": summary["top_kernels"],  # per step: where the kernel time goes
             }
 
     def close(self) -> dict[str, float] | None:

@@ -468,3 +468,48 @@ def test_a_table_of_rows_from_several_code_versions_says_so():
     assert "code versions" not in bench_trainer.render(same)["s"]
     mixed = [same[0], {**same[1], "env": {"code_fingerprint": "b"}}]
     assert "Rows from 2 code versions: compare them with care." in bench_trainer.render(mixed)["s"]
+
+
+def test_the_profile_lists_the_top_kernels_per_step_and_a_slow_row_names_its_extra_kernels():
+    """`kernel_summary` keeps each kernel's device time and count per step (top by time); a row over 1.05× its
+    reference lists the kernels that take the extra time, so the table shows why a target is missed."""
+    from types import SimpleNamespace
+
+    import torch
+
+    from kronbench import profiling
+
+    cuda, cpu = torch.autograd.DeviceType.CUDA, torch.autograd.DeviceType.CPU
+
+    def event(key, us, count, device=cuda):
+        return SimpleNamespace(key=key, self_device_time_total=us, count=count, device_type=device)
+
+    events = [event("sm90_gemm_bf16", 4000.0, 48), event("triton_poi_fused_copy", 1000.0, 96),
+              event("cudaLaunchKernel", 0.0, 10, cpu), event("idle", 0.0, 4)]  # fmt: skip
+    summary = profiling.kernel_summary(SimpleNamespace(key_averages=lambda: events), calls=2)
+    assert summary["gpu_kernel_ms"] == 2.5 and summary["kernel_launches"] == 5
+    assert summary["top_kernels"] == [
+        {"name": "sm90_gemm_bf16", "us": 2000.0, "count": 24.0},
+        {"name": "triton_poi_fused_copy", "us": 500.0, "count": 48.0},
+    ]
+    lora = {
+        "scenario": "s",
+        "method": "lora",
+        "mode": "cudagraphs",
+        "reference": "lora",
+        "steady_step_ms": 6.0,
+        "gpu_kernel_ms": 6.7,
+        "ratio_to_reference": 1.0,
+        "rounds": 3,
+        "top_kernels": [
+            {"name": "gemm", "us": 3000.0, "count": 96},
+            {"name": "add", "us": 200.0, "count": 24},
+        ],
+    }
+    krona = {**lora, "method": "krona", "steady_step_ms": 7.0, "gpu_kernel_ms": 8.4, "ratio_to_reference": 1.17,
+             "top_kernels": [{"name": "gemm", "us": 3400.0, "count": 120}, {"name": "copy", "us": 900.0, "count": 48},
+                             {"name": "add", "us": 150.0, "count": 24}]}  # fmt: skip
+    assert bench_trainer.kernel_difference(krona, lora) == [("copy", 900.0), ("gemm", 400.0)]
+    text = bench_trainer.render([lora, krona])["s"]
+    assert "- **krona** (cudagraphs) is 1.170× lora; kernel time +1.70 ms a step." in text
+    assert "`copy` +900 µs; `gemm` +400 µs" in text and "**lora**" not in text

@@ -282,6 +282,15 @@ needs_cuda = pytest.mark.skipif(not torch.cuda.is_available(), reason="CUDA grap
         # on a GPU: the whole model compiled by inductor and replayed as CUDA graphs; its kernels reorder
         # reductions, so a loss may move in the 5th digit and one of the 24 predictions may flip (accuracy in percent)
         pytest.param("model", CUDA_GRAPHS, 1e-4, 100 / 24 + 1e-6, marks=needs_cuda, id="model-cudagraphs"),
+        # what the trainer bench runs: CUDA-graph training, then eager evaluations of the same model
+        pytest.param(
+            "model",
+            [*CUDA_GRAPHS, "train.compile_eval=false"],
+            1e-4,
+            100 / 24 + 1e-6,
+            marks=needs_cuda,
+            id="model-cudagraphs-eager-eval",
+        ),  # fmt: skip
     ],
 )
 @needs_shared
