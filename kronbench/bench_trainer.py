@@ -44,8 +44,12 @@ MODES = {
     "eager": ["train.compile=false"],
     "compiled": ["train.compile=true"],
     "cudagraphs": ["train.compile=true", "train.compile_scope=model", "train.compile_mode=reduce-overhead"],
+    # CUDA graphs with inductor's autotuned Triton matmuls (on request: `modes=[cudagraphs, autotune]`); its warm-up
+    # benchmarks kernel choices, so give it `warm_compile_processes=1` (parallel warm-ups share the GPU)
+    "autotune": ["train.compile=true", "train.compile_scope=model", "train.compile_mode=max-autotune"],
 }
-COMPILED_MODES = ("compiled", "cudagraphs")
+COMPILED_MODES = ("compiled", "cudagraphs", "autotune")
+DEFAULT_MODES = ("eager", "compiled", "cudagraphs")  # a scenario that names no modes
 
 
 def run_once(overrides: list[str], output_dir: Path) -> dict[str, Any]:
@@ -187,8 +191,8 @@ def reusable_run(path: Path, overrides: list[str], env: dict[str, Any]) -> dict[
 
 
 def scenario_modes(spec: dict[str, Any], plan: dict[str, Any]) -> list[str]:
-    """The plan's `modes` when given (a command-line choice), else the scenario's own, else every mode."""
-    modes = list(plan.get("modes") or spec.get("modes") or MODES)
+    """The plan's `modes` when given (a command-line choice), else the scenario's own, else `DEFAULT_MODES`."""
+    modes = list(plan.get("modes") or spec.get("modes") or DEFAULT_MODES)
     if unknown_modes := sorted(set(modes) - set(MODES)):
         raise ValueError(f"modes {unknown_modes} are not valid; choose from {list(MODES)}")
     return modes

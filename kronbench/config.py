@@ -197,6 +197,10 @@ class TaskConfig:
         return 1 if self.type == "regression" else len(self.label_names)
 
 
+# torch.compile modes whose inductor settings replay CUDA graphs (torch._inductor.list_mode_options())
+CUDA_GRAPH_MODES = ("reduce-overhead", "max-autotune")
+
+
 @dataclass
 class TrainConfig:
     """Optimisation and evaluation schedule of the one training loop (`kronbench.train`)."""
@@ -234,8 +238,8 @@ class TrainConfig:
     compile: bool = False  # torch.compile the model (kronbench/compile.py); eager when it cannot compile
     compile_mode: str = choice(
         "default",
-        ("default", "reduce-overhead", "max-autotune"),
-        "torch.compile mode; reduce-overhead: CUDA graphs",
+        ("default", "reduce-overhead", "max-autotune", "max-autotune-no-cudagraphs"),
+        "torch.compile mode; reduce-overhead and max-autotune replay CUDA graphs (compile_scope=model only)",
     )
     compile_scope: str = choice(
         "blocks",
@@ -274,11 +278,11 @@ class TrainConfig:
                 )
         _check_min(self.pad_to_multiple_of, 1, "train.pad_to_multiple_of", " (or null: no bucketing)")
         _check_min(self.profile_steps, 0, "train.profile_steps", " (0: no profiler window)")
-        if self.compile and self.compile_mode == "reduce-overhead" and self.compile_scope == "blocks":
+        if self.compile and self.compile_mode in CUDA_GRAPH_MODES and self.compile_scope == "blocks":
             raise ValueError(
-                "train.compile_mode=reduce-overhead (CUDA graphs) needs train.compile_scope=model: at scope "
+                f"train.compile_mode={self.compile_mode} (CUDA graphs) needs train.compile_scope=model: at scope "
                 "'blocks' the identical layers replay one CUDA graph, whose output buffer each layer's call "
-                "overwrites while the next layer still reads it"
+                "overwrites while the next layer still reads it (max-autotune-no-cudagraphs works at both scopes)"
             )
         if self.adafactor_relative_step and self.optimizer != "adafactor":
             raise ValueError(

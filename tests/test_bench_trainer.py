@@ -344,7 +344,7 @@ def test_a_scenario_runs_its_own_modes_unless_the_plan_names_modes():
         ("lora", "eager"),
         ("krona", "eager"),
     ]
-    assert len(bench_trainer.scenario_entries("s", TWO_METHODS, {})) == 2 * len(bench_trainer.MODES)
+    assert len(bench_trainer.scenario_entries("s", TWO_METHODS, {})) == 2 * len(bench_trainer.DEFAULT_MODES)
     with pytest.raises(ValueError, match=r"modes \['graphs'\] are not valid"):
         bench_trainer.scenario_entries("s", {**TWO_METHODS, "modes": ["graphs"]}, {})
 
@@ -439,7 +439,7 @@ def test_make_tables_reads_run_records_and_excludes_a_summary_whose_runs_are_mis
     ]  # fmt: skip
 
 
-@pytest.mark.parametrize("piece", ["warm", "32x128", "64x256", "minilm", "rte"])
+@pytest.mark.parametrize("piece", ["warm", "32x128", "64x256", "minilm", "rte", "autotune"])
 def test_each_gpu_script_piece_names_a_valid_plan(piece, tmp_path):
     """`scripts/gpu/bench_trainer.sh <piece>` (its command printed, not run): its plan overrides name real
     scenarios whose entries are valid."""

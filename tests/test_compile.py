@@ -203,12 +203,19 @@ def test_a_frame_past_the_recompile_limit_is_counted_in_the_record(monkeypatch):
 def test_cuda_graphs_at_block_scope_are_refused_before_training():
     """The identical blocks replay one CUDA graph: each call overwrites the output the next block still reads
     (seen on an H100: "accessing tensor output of CUDAGraphs that has been overwritten"). Refused up front."""
-    from kronbench.config import TrainConfig
+    import torch._inductor
 
-    with pytest.raises(ValueError, match="reduce-overhead .* needs train.compile_scope=model"):
-        TrainConfig(compile=True, compile_mode="reduce-overhead", compile_scope="blocks")
-    TrainConfig(compile=True, compile_mode="reduce-overhead", compile_scope="model")
-    TrainConfig(compile=False, compile_mode="reduce-overhead")  # not compiling: nothing to refuse
+    from kronbench.config import CUDA_GRAPH_MODES, TrainConfig
+
+    # the modes that replay CUDA graphs are exactly those inductor's mode options turn CUDA graphs on in
+    options = torch._inductor.list_mode_options()
+    assert set(CUDA_GRAPH_MODES) == {m for m, o in options.items() if o.get("triton.cudagraphs")}
+    for mode in CUDA_GRAPH_MODES:
+        with pytest.raises(ValueError, match=f"{mode} \\(CUDA graphs\\) needs train.compile_scope=model"):
+            TrainConfig(compile=True, compile_mode=mode, compile_scope="blocks")
+        TrainConfig(compile=True, compile_mode=mode, compile_scope="model")
+        TrainConfig(compile=False, compile_mode=mode)  # not compiling: nothing to refuse
+    TrainConfig(compile=True, compile_mode="max-autotune-no-cudagraphs", compile_scope="blocks")
 
 
 def test_graph_breaks_are_counted_in_the_record():

@@ -14,6 +14,8 @@
 #   bash scripts/gpu/bench_trainer.sh minilm  MiniLM on CoLA, 5 epochs, LoRA and KronA, eager vs CUDA graphs,
 #                                             seeds 0-2 (12 runs)
 #   bash scripts/gpu/bench_trainer.sh rte     full FT, LoRA, KronA eager vs block-compiled vs CUDA graphs (27 runs)
+#   bash scripts/gpu/bench_trainer.sh autotune  LoRA, KronA 32x24, Pfeiffer, AdaKron at 32 x 128 with max-autotune
+#                                             (Triton matmuls tuned per shape, CUDA graphs; one warm-up at a time)
 #   bash scripts/gpu/bench_trainer.sh all     32x128, 64x256, minilm: side by side, one per GPU, when several
 #                                             GPUs are visible; else one after the other
 # Measured on an H100 (bench of 2026-12, before compile_eval=false): a BERT-base run of 120 steps took 17-22 s
@@ -32,8 +34,10 @@ case "${1:-}" in
   64x256) "${BENCH[@]}" "scenarios_to_run=[bert-base-64x256]" ;;
   minilm) "${BENCH[@]}" "scenarios_to_run=[minilm-cola]" ;;
   rte) "${BENCH[@]}" "scenarios_to_run=[bert-base-rte]" ;;
+  autotune) "${BENCH[@]}" "scenarios_to_run=[bert-base-32x128]" "modes=[autotune]" \
+              "methods_to_run=[lora, krona_32x24, pfeiffer, adakron]" "warm_compile_processes=${WARM:-1}" ;;
   all) gpus=$("$PY" -c "import torch; print(torch.cuda.device_count())")
        if [ "$gpus" -gt 1 ]; then "${BENCH[@]}" "$TARGETS" devices=all; else "${BENCH[@]}" "$TARGETS"; fi ;;
-  *) echo "usage: $0 test|warm|32x128|64x256|minilm|rte|all" >&2
+  *) echo "usage: $0 test|warm|32x128|64x256|minilm|rte|autotune|all" >&2
      exit 2 ;;
 esac
