@@ -33,9 +33,10 @@ from hydra import compose, initialize_config_dir
 
 from kronbench.bench import load_plan
 from kronbench.config import register_schemas
+from kronbench.launch import visible_gpus
 from kronbench.paths import CONF_DIR, project_dir
 from kronbench.results import environment, write_json_atomic
-from kronbench.tables.records import TRAINER_RUN_KIND
+from kronbench.tables.records import TRAINER_RUN_KIND, read_json
 
 DEFAULT_CONFIG = CONF_DIR / "bench" / "trainer.yaml"
 # how a run executes: eagerly; compiled block by block (train.compile's default); the whole model compiled and
@@ -174,20 +175,24 @@ def run_record(
     }
 
 
-def reusable_run(path: Path, overrides: list[str], env: dict[str, Any]) -> dict[str, Any] | None:
-    """The run record at `path` when it ran these overrides with this code on this GPU model, else None."""
-    try:
-        data = json.loads(path.read_text())
-    except (OSError, ValueError):
-        return None
+def reusable_run(
+    path: Path, overrides: list[str], env: dict[str, Any]
+) -> tuple[dict[str, Any] | None, str | None]:
+    """(the run record at `path`, None) when it ran these overrides with this code on this GPU model; else (None,
+    why not) — (None, None) when there is no record."""
+    if not path.exists():
+        return None, None
+    data, problem = read_json(path)
+    if problem is not None or not isinstance(data, dict) or data.get("kind") != TRAINER_RUN_KIND:
+        return None, problem or "not a trainer-bench run record"
     old_env = data.get("env") or {}
-    same = (
-        data.get("kind") == TRAINER_RUN_KIND
-        and data.get("overrides") == overrides
-        and old_env.get("code_fingerprint") == env.get("code_fingerprint")
-        and old_env.get("gpu") == env.get("gpu")
-    )
-    return data if same else None
+    if data.get("overrides") != overrides:
+        return None, "other overrides"
+    if old_env.get("code_fingerprint") != env.get("code_fingerprint"):
+        return None, f"other code (fingerprint {old_env.get('code_fingerprint')})"
+    if old_env.get("gpu") != env.get("gpu"):
+        return None, f"another GPU model ({old_env.get('gpu')})"
+    return data, None
 
 
 def scenario_modes(spec: dict[str, Any], plan: dict[str, Any]) -> list[str]:
@@ -247,9 +252,11 @@ def kept_runs(
     for round_index in range(int(plan.get("rounds", 3))):
         for method, mode in entries:
             path = run_file(runs_dir, method, mode, round_index)
-            found = reusable_run(path, round_overrides(spec, plan, method, mode, round_index), env)
+            found, stale = reusable_run(path, round_overrides(spec, plan, method, mode, round_index), env)
             if found is not None:
                 done[(round_index, method, mode)] = found
+            elif stale:
+                print(f"{path}: not kept ({stale}); this run is made again", flush=True)
     return done
 
 
@@ -449,16 +456,6 @@ def render(records: list[dict[str, Any]]) -> dict[str, str]:
         lines += kernel_difference_lines(recs)
         out[scenario] = "\n".join(lines) + "\n"
     return out
-
-
-def visible_gpus() -> list[str]:
-    """The GPU ids this process may use: CUDA_VISIBLE_DEVICES's entries, else 0 … device_count - 1."""
-    listed = os.environ.get("CUDA_VISIBLE_DEVICES")
-    if listed is not None:
-        return [d.strip() for d in listed.split(",") if d.strip()]
-    import torch
-
-    return [str(i) for i in range(torch.cuda.device_count())]
 
 
 def resolve_devices(devices: Any) -> list[str]:

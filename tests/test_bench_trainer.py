@@ -282,27 +282,33 @@ def test_a_cut_short_bench_resumes_from_its_run_records(tmp_path, monkeypatch):
 
 
 @pytest.mark.parametrize(
-    ("change", "reruns"),
+    ("change", "reruns", "reason"),
     [
-        ({}, 0),
-        ({"env": {**ENV, "code_fingerprint": "changed"}}, 4),  # other code: every run again
-        ({"env": {**ENV, "gpu": "NVIDIA H200"}}, 4),  # another GPU model
-        ({"env": {**ENV, "machine": "boot-2"}}, 0),  # the same GPU model after a restart: kept
-        ({"plan": {"force": True}}, 4),
-        ({"spec": {"overrides": ["train.lr=1e-4"]}}, 4),  # other overrides
+        ({}, 0, None),
+        ({"env": {**ENV, "code_fingerprint": "changed"}}, 4, "not kept (other code (fingerprint abc))"),
+        ({"env": {**ENV, "gpu": "NVIDIA H200"}}, 4, "not kept (another GPU model (NVIDIA H100 80GB HBM3))"),
+        ({"env": {**ENV, "machine": "boot-2"}}, 0, None),  # the same GPU model after a restart: kept
+        ({"plan": {"force": True}}, 4, None),  # force: nothing is read back
+        ({"spec": {"overrides": ["train.lr=1e-4"]}}, 4, "not kept (other overrides)"),
     ],
 )
-def test_a_run_record_is_kept_only_for_the_same_overrides_code_and_gpu(tmp_path, monkeypatch, change, reruns):
+def test_a_run_record_is_kept_only_for_the_same_overrides_code_and_gpu(
+    tmp_path, monkeypatch, capsys, change, reruns, reason
+):
+    """A record is read back only for the same overrides, code and GPU model; one that is not says why."""
     plan, runs_dir = {"rounds": 2, "modes": ["eager"]}, tmp_path / "runs"
     calls: list = []
     monkeypatch.setattr(bench_trainer, "run_once", counting_run_once(calls))
     bench_trainer.bench_scenario("s", TWO_METHODS, plan, tmp_path, runs_dir, ENV)
     calls.clear()
+    capsys.readouterr()
     out = bench_trainer.bench_scenario(
         "s", {**TWO_METHODS, **change.get("spec", {})}, {**plan, **change.get("plan", {})}, tmp_path, runs_dir,
         change.get("env", ENV),
     )  # fmt: skip
     assert len(calls) == reruns
+    stale = [line for line in capsys.readouterr().out.splitlines() if "not kept" in line]
+    assert len(stale) == (4 if reason else 0) and all(reason in line for line in stale)
     assert (
         out[0]["machines"] == 1
     )  # the runs it keeps ran on the first machine, the ones it reruns on this one
