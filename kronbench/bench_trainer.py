@@ -118,9 +118,8 @@ def summarise(records: list[dict[str, Any]]) -> dict[str, Any]:
         "gpu_kernel_ms_spread": spread(kernel),
         "step_over_kernel": round(step_ms / kernel_ms, 4) if step_ms and kernel_ms else None,
         "kernel_launches_per_step": profiles[-1].get("kernel_launches_per_step"),
-        "top_kernels": profiles[-1].get(
-            "top_kernels"
-        ),  # the last round's, per step: where the kernel time goes
+        # the last round's kernels with the most device time per step: where the kernel time goes
+        "top_kernels": profiles[-1].get("top_kernels"),
         "train_samples_per_second": round(statistics.median(rates), 3),
         "train_samples_per_second_spread": spread(rates),
         # the whole run: model and data loading, compilation, training and evaluation
@@ -351,7 +350,7 @@ def bench_scenario(
                 "overrides": entry_overrides(spec, plan, method, mode),
                 # the run records this summary comes from (relative to the scenario's folder), one per round
                 "runs": run_names[(method, mode)] if runs_dir is not None else [],
-                "machines": len(machines - {None}),  # distinct machines (boots) the rounds ran on
+                "machines": sorted(machines - {None}),  # the machines (boot ids) its rounds ran on
             }
         )
     return out
@@ -423,8 +422,8 @@ def render(records: list[dict[str, Any]]) -> dict[str, str]:
     out = {}
     for scenario, recs in by_scenario.items():
         gpu = (recs[0].get("env") or {}).get("gpu") or "no GPU"
-        machines = sorted({r["machines"] for r in recs if r.get("machines")})
-        on = f" on {machines[0]} machine(s)" if len(machines) == 1 else ""
+        machines = {m for r in recs for m in r.get("machines") or []}
+        on = f" on {len(machines)} machine{'s' if len(machines) > 1 else ''}" if machines else ""
         runs = sum(len(r.get("runs") or []) for r in recs)
         from_runs = f" From the {runs} run records under `runs/`." if runs else ""
         # rows from several bench invocations (a partial rerun) may differ in code or plan: say so

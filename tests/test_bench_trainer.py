@@ -271,12 +271,14 @@ def test_a_cut_short_bench_resumes_from_its_run_records(tmp_path, monkeypatch):
     ]  # fmt: skip (round 2 starts with KronA: the order rotates)
     calls.clear()
     monkeypatch.setattr(bench_trainer, "run_once", counting_run_once(calls))
-    out = {
-        r["method"]: r for r in bench_trainer.bench_scenario("s", TWO_METHODS, plan, tmp_path, runs_dir, ENV)
-    }
+    restarted = {**ENV, "machine": "boot-2"}  # the next call got another machine of the same GPU model
+    summaries = bench_trainer.bench_scenario("s", TWO_METHODS, plan, tmp_path, runs_dir, restarted)
+    out = {r["method"]: r for r in summaries}
     assert calls == [["method=lora", "train.compile=false"]]  # only round 2's LoRA ran
     assert out["krona"]["runs"] == ["runs/krona-eager-round1.json", "runs/krona-eager-round2.json"]
-    assert out["lora"]["rounds"] == 2 and out["lora"]["machines"] == 1
+    assert out["lora"]["rounds"] == 2 and out["lora"]["machines"] == ["boot-1", "boot-2"]
+    assert out["krona"]["machines"] == ["boot-1"]
+    assert "on 2 machines;" in bench_trainer.render(summaries)["s"].splitlines()[0]
     kept = json.loads((runs_dir / "lora-eager-round1.json").read_text())
     assert kept["kind"] == "trainer_run" and kept["round"] == 1 and kept["env"] == ENV
 
@@ -309,9 +311,7 @@ def test_a_run_record_is_kept_only_for_the_same_overrides_code_and_gpu(
     assert len(calls) == reruns
     stale = [line for line in capsys.readouterr().out.splitlines() if "not kept" in line]
     assert len(stale) == (4 if reason else 0) and all(reason in line for line in stale)
-    assert (
-        out[0]["machines"] == 1
-    )  # the runs it keeps ran on the first machine, the ones it reruns on this one
+    assert out[0]["machines"] == ["boot-1"]  # kept runs ran on boot 1, and so do the reruns here
 
 
 def test_each_method_is_compared_with_its_own_reference_and_a_bad_one_is_named(tmp_path, monkeypatch):
