@@ -26,6 +26,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -65,6 +66,26 @@ def run_once(overrides: list[str], output_dir: Path) -> dict[str, Any]:
 WARM_UP_STEPS = 2  # enough to compile a run's training and (at its end) evaluation variants
 
 
+def run_processes(
+    jobs: list[Any], slots: list[Any], start: Callable[[Any, Any], subprocess.Popen]
+) -> list[tuple[Any, Any, subprocess.Popen]]:
+    """Run `start(job, slot)` for every job, one process per free slot at a time, a job starting as soon as any
+    process ends; return (job, slot, finished process) for each job, in the order they finished."""
+    pending, free = list(jobs), list(slots)
+    running: list[tuple[Any, Any, subprocess.Popen]] = []
+    finished: list[tuple[Any, Any, subprocess.Popen]] = []
+    while pending or running:
+        while pending and free:
+            job, slot = pending.pop(0), free.pop(0)
+            running.append((job, slot, start(job, slot)))
+        time.sleep(0.2)
+        for item in [r for r in running if r[2].poll() is not None]:
+            running.remove(item)
+            free.append(item[1])
+            finished.append(item)
+    return finished
+
+
 def warm_compile_cache(overrides: list[list[str]], processes: int, scratch: Path) -> None:
     """Compile every compiled entry once, `processes` short runs at a time, before anything is timed.
 
@@ -72,27 +93,23 @@ def warm_compile_cache(overrides: list[list[str]], processes: int, scratch: Path
     that follow trace their graphs again but load the compiled kernels (as a sweep's later runs do): a scenario of
     many methods compiles in parallel instead of one cold compile after another inside the timed sequence.
     """
-    pending = list(enumerate(overrides))
-    running: list[tuple[subprocess.Popen, Path]] = []
-    failed: list[str] = []
-    while pending or running:
-        while pending and len(running) < processes:
-            index, entry = pending.pop(0)
-            run_overrides = [*entry, f"train.max_steps={WARM_UP_STEPS}", "train.profile_steps=0"]
-            log_path = scratch / f"warm-{index}.log"
-            command = [sys.executable, "-m", "kronbench.bench_trainer", "--warm-run", json.dumps(run_overrides),
-                       "--warm-dir", str(scratch / f"warm-{index}")]  # fmt: skip
-            with log_path.open("w") as log_file:
-                process = subprocess.Popen(
-                    command, stdout=log_file, stderr=subprocess.STDOUT, env=os.environ.copy()
-                )
-            running.append((process, log_path))
-        process, log_path = running.pop(0)
-        if process.wait() != 0:
-            failed.append(f"{log_path}: {log_path.read_text()[-2000:]}")
+
+    def start(job: tuple[int, list[str]], slot: int) -> subprocess.Popen:
+        index, entry = job
+        run_overrides = [*entry, f"train.max_steps={WARM_UP_STEPS}", "train.profile_steps=0"]
+        command = [sys.executable, "-m", "kronbench.bench_trainer", "--warm-run", json.dumps(run_overrides),
+                   "--warm-dir", str(scratch / f"warm-{index}")]  # fmt: skip
+        with (scratch / f"warm-{index}.log").open("w") as log_file:
+            return subprocess.Popen(command, stdout=log_file, stderr=subprocess.STDOUT, env=os.environ.copy())
+
+    finished = run_processes(list(enumerate(overrides)), list(range(processes)), start)
+    logs = [scratch / f"warm-{index}.log" for (index, _), _, process in sorted(finished, key=lambda f: f[0][0])
+            if process.returncode != 0]  # fmt: skip
     # the timed run of the same entry would fail the same way: say so now, with the compiler's words
-    if failed:
-        raise RuntimeError("compile warm-up failed:\n" + "\n".join(failed))
+    if logs:
+        raise RuntimeError(
+            "compile warm-up failed:\n" + "\n".join(f"{p}: {p.read_text()[-2000:]}" for p in logs)
+        )
 
 
 def spread(values: list[float]) -> list[float]:
@@ -489,29 +506,26 @@ def run_on_devices(config: Path, overrides: list[str], scenarios: list[str], dev
     """
     import threading
 
-    pending, running, failed = list(scenarios), [], []
-    free = list(devices)
-    while pending or running:
-        while pending and free:
-            name, device = pending.pop(0), free.pop(0)
-            command = [sys.executable, "-m", "kronbench.bench_trainer", "--config", str(config), *overrides,
-                       f"scenarios_to_run=[{name}]", "devices=null"]  # fmt: skip
-            env = {**os.environ, "CUDA_VISIBLE_DEVICES": device, "PYTHONUNBUFFERED": "1"}
-            print(f"[{name}] on GPU {device}: {' '.join(command[1:])}", flush=True)
-            process = subprocess.Popen(
-                command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env
-            )
-            thread = threading.Thread(target=forward_lines, args=(name, process.stdout), daemon=True)
-            thread.start()
-            running.append((name, device, process, thread))
-        time.sleep(0.2)
-        for item in [r for r in running if r[2].poll() is not None]:
-            name, device, process, thread = item
-            thread.join()
-            running.remove(item)
-            free.append(device)
-            if process.returncode != 0:
-                failed.append(f"{name} (GPU {device}): exit {process.returncode}")
+    printers: list[threading.Thread] = []
+
+    def start(name: str, device: str) -> subprocess.Popen:
+        command = [sys.executable, "-m", "kronbench.bench_trainer", "--config", str(config), *overrides,
+                   f"scenarios_to_run=[{name}]", "devices=null"]  # fmt: skip
+        env = {**os.environ, "CUDA_VISIBLE_DEVICES": device, "PYTHONUNBUFFERED": "1"}
+        print(f"[{name}] on GPU {device}: {' '.join(command[1:])}", flush=True)
+        process = subprocess.Popen(
+            command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env
+        )
+        printers.append(threading.Thread(target=forward_lines, args=(name, process.stdout), daemon=True))
+        printers[-1].start()
+        return process
+
+    finished = run_processes(scenarios, devices, start)
+    for printer in printers:  # every line printed before the verdict
+        printer.join()
+    failed = [
+        f"{name} (GPU {device}): exit {p.returncode}" for name, device, p in finished if p.returncode != 0
+    ]
     if failed:
         raise RuntimeError("bench scenarios failed (their output is above, prefixed): " + "; ".join(failed))
 

@@ -53,7 +53,7 @@ def synchronize() -> None:
         torch.cuda.synchronize()
 
 
-def gpu_profile(fn: Callable[[], Any], calls: int) -> dict[str, float]:
+def gpu_profile(fn: Callable[[], Any], calls: int) -> dict[str, Any]:
     """GPU kernel time and kernel launches per call of `fn`: the device's own work, free of the host noise that
     eager wall times carry (a host-bound step waits on Python and launches)."""
     with profile(activities=activities()) as prof:
@@ -83,7 +83,7 @@ class StepProfiler:
         self.first = max(1, min(warm, total_steps - self.count))  # opened after a step: the first is 1
         self.prof: profile | None = None
         self.started = 0.0
-        self.result: dict[str, float] | None = None
+        self.result: dict[str, Any] | None = None
 
     def after_step(self, step: int) -> None:
         if not self.count or self.result is not None:
@@ -111,7 +111,7 @@ class StepProfiler:
                 "top_kernels": summary["top_kernels"],  # per step: where the kernel time goes
             }
 
-    def close(self) -> dict[str, float] | None:
+    def close(self) -> dict[str, Any] | None:
         """Stop a window still open (the loop ended inside it) without a result; return the result."""
         if self.prof is not None:
             self.prof.__exit__(None, None, None)

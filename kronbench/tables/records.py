@@ -35,9 +35,8 @@ class Records:
     failed: list[dict[str, Any]] = field(default_factory=list)
     bench: list[dict[str, Any]] = field(default_factory=list)
     trainer_bench: list[dict[str, Any]] = field(default_factory=list)  # `make bench-trainer` (kind "trainer")
-    trainer_runs: list[dict[str, Any]] = field(
-        default_factory=list
-    )  # the runs they summarise ("trainer_run")
+    # the runs those summarise (kind "trainer_run")
+    trainer_runs: list[dict[str, Any]] = field(default_factory=list)
     excluded: list[Excluded] = field(default_factory=list)
     _index: dict[tuple[str, ...], list[dict[str, Any]]] | None = field(default=None, repr=False)
 
